@@ -1,0 +1,413 @@
+package learn
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Defaults for Config fields left at zero.
+const (
+	DefaultDays = 30
+	DefaultSpan = 10 * time.Second
+)
+
+// Config configures a Learner.
+type Config struct {
+	// PerPod learns per pod-span instead of per key-span (see the package doc).
+	PerPod bool
+	// Volumes adds the inbound_network_io and outbound_network_io signals to the table.
+	// They are always accumulated, so the flag can change without losing state.
+	Volumes bool
+	// Days is how many UTC days of data the table covers; 0 means DefaultDays.
+	Days int
+	// Span is the span length the engine uses; 0 means DefaultSpan.
+	Span time.Duration
+}
+
+// Stats are the learner's own counters, for the component's telemetry.
+type Stats struct {
+	Late         uint64 // observations for spans already folded or older than Days, dropped
+	Invalid      uint64 // observations with an empty key or a negative or non-finite byte count
+	PendingSpans int    // key-spans waiting for Advance
+	Days         int    // days held
+}
+
+// Learner accumulates the baseline from closed pod-spans. It is safe for concurrent use.
+type Learner struct {
+	cfg Config
+
+	mu      sync.Mutex
+	pending map[int64]map[string]*keySpan // span start (Unix ns) -> key -> pods
+	days    map[int64]map[string]*keyDay  // day number (Unix days, UTC) -> key -> statistics
+	done    int64                         // spans starting before this (Unix ns) are folded: later observations for them are late
+	newest  int64                         // newest day folded or restored
+	any     bool                          // newest is set
+	stats   Stats
+}
+
+// keySpan holds one key's observations in one span, by pod.
+type keySpan struct {
+	pods map[string]*podObs
+}
+
+type podObs struct {
+	in, out       float64
+	hasIn, hasOut bool
+}
+
+// keyDay is one key's statistics over the spans of one UTC day.
+type keyDay struct {
+	acc   [numSignals]Acc
+	count int64
+	last  int64 // newest span start, Unix ns
+}
+
+// sample is one unit's signal values; ok says which are defined.
+type sample struct {
+	v  [numSignals]float64
+	ok [numSignals]bool
+}
+
+func (s *sample) set(sig Signal, v float64) {
+	if !math.IsInf(v, 0) && !math.IsNaN(v) {
+		s.v[sig], s.ok[sig] = v, true
+	}
+}
+
+// makeSample derives the signals from one unit's inbound and outbound, with the search's
+// nulls: a ratio is undefined when a direction is missing or its denominator is zero.
+func makeSample(in, out float64, hasIn, hasOut bool) sample {
+	var s sample
+	if hasIn {
+		s.set(InboundIO, in)
+	}
+	if hasOut {
+		s.set(OutboundIO, out)
+	}
+	if hasIn && hasOut {
+		if out > 0 {
+			s.set(InOut, in/out)
+		}
+		if in > 0 {
+			s.set(OutIn, out/in)
+		}
+	}
+	return s
+}
+
+// New returns a Learner; zero Days and Span take their defaults.
+func New(cfg Config) *Learner {
+	if cfg.Days <= 0 {
+		cfg.Days = DefaultDays
+	}
+	if cfg.Span <= 0 {
+		cfg.Span = DefaultSpan
+	}
+	return &Learner{
+		cfg:     cfg,
+		pending: map[int64]map[string]*keySpan{},
+		days:    map[int64]map[string]*keyDay{},
+		done:    math.MinInt64,
+	}
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (l *Learner) Config() Config { return l.cfg }
+
+// Observe records one closed pod-span. in/out are the pod's inbound/outbound bytes in the
+// span; hasIn/hasOut say whether that direction was observed at all. A second call for the
+// same pod and span adds to the first, as further increases of the same span would.
+// A call with neither direction observed carries no data and is ignored; so is a
+// direction whose byte count is negative, NaN or infinite (Stats.Invalid). A span that
+// was already folded, or whose day aged out, is late: dropped and counted (Stats.Late).
+func (l *Learner) Observe(key, pod string, spanStart time.Time, in, out float64, hasIn, hasOut bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bad := key == ""
+	if hasIn && !validBytes(in) {
+		hasIn, bad = false, true
+	}
+	if hasOut && !validBytes(out) {
+		hasOut, bad = false, true
+	}
+	if bad {
+		l.stats.Invalid++
+	}
+	if key == "" || (!hasIn && !hasOut) {
+		return
+	}
+	s := spanStart.UnixNano()
+	if s < l.done || (l.any && dayOf(s) < l.oldestDay()) {
+		l.stats.Late++
+		return
+	}
+	keys := l.pending[s]
+	if keys == nil {
+		keys = map[string]*keySpan{}
+		l.pending[s] = keys
+	}
+	ks := keys[key]
+	if ks == nil {
+		ks = &keySpan{pods: map[string]*podObs{}}
+		keys[key] = ks
+	}
+	p := ks.pods[pod]
+	if p == nil {
+		p = &podObs{}
+		ks.pods[pod] = p
+	}
+	if hasIn {
+		p.in += in
+		p.hasIn = true
+	}
+	if hasOut {
+		p.out += out
+		p.hasOut = true
+	}
+}
+
+func validBytes(v float64) bool {
+	return v >= 0 && !math.IsInf(v, 1) // NaN fails v >= 0
+}
+
+// Advance tells the learner that no more observations will arrive for spans that started
+// before watermark - Span (data time); those key-spans are folded into the statistics.
+// Days older than the newest folded day - Days + 1 are then dropped. A watermark that
+// moves backwards is ignored.
+func (l *Learner) Advance(watermark time.Time) {
+	cut := watermark.Add(-l.cfg.Span).UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cut <= l.done {
+		return
+	}
+	l.done = cut
+	l.foldBefore(cut)
+}
+
+// Flush folds every pending key-span, complete or not, e.g. at shutdown before
+// MarshalDays; observations that arrive later for those spans count as late.
+func (l *Learner) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for s := range l.pending {
+		if s >= l.done {
+			l.done = s + 1
+		}
+	}
+	l.foldBefore(l.done)
+}
+
+// Stats returns the learner's counters.
+func (l *Learner) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stats
+	for _, keys := range l.pending {
+		st.PendingSpans += len(keys)
+	}
+	st.Days = len(l.days)
+	return st
+}
+
+// foldBefore folds the pending spans that start before cut, oldest first, so that the
+// result does not depend on map order.
+func (l *Learner) foldBefore(cut int64) {
+	var spans []int64
+	for s := range l.pending {
+		if s < cut {
+			spans = append(spans, s)
+		}
+	}
+	slices.Sort(spans)
+	for _, s := range spans {
+		for key, ks := range l.pending[s] {
+			l.fold(s, key, ks)
+		}
+		delete(l.pending, s)
+	}
+}
+
+// fold turns one key-span into its samples and adds them to the key's day.
+func (l *Learner) fold(span int64, key string, ks *keySpan) {
+	d := dayOf(span)
+	if l.any && d < l.oldestDay() {
+		return
+	}
+	pods := make([]string, 0, len(ks.pods))
+	for p := range ks.pods {
+		pods = append(pods, p)
+	}
+	slices.Sort(pods) // a fixed summation order makes a replay bit-for-bit reproducible
+	var samples []sample
+	if l.cfg.PerPod {
+		for _, p := range pods {
+			o := ks.pods[p]
+			if o.hasIn && o.hasOut { // the detection scores only pod-spans with both directions
+				samples = append(samples, makeSample(o.in, o.out, true, true))
+			}
+		}
+	} else {
+		var sumIn, sumOut float64
+		var nIn, nOut int
+		for _, p := range pods {
+			o := ks.pods[p]
+			if o.hasIn {
+				sumIn += o.in
+				nIn++
+			}
+			if o.hasOut {
+				sumOut += o.out
+				nOut++
+			}
+		}
+		samples = append(samples, makeSample(sumIn/float64(nIn), sumOut/float64(nOut), nIn > 0, nOut > 0))
+	}
+	if len(samples) == 0 {
+		return
+	}
+	keys := l.days[d]
+	if keys == nil {
+		keys = map[string]*keyDay{}
+		l.days[d] = keys
+	}
+	kd := keys[key]
+	if kd == nil {
+		kd = &keyDay{last: span}
+		keys[key] = kd
+	}
+	for _, sm := range samples {
+		kd.count++
+		for sig := range Signal(numSignals) {
+			if sm.ok[sig] {
+				kd.acc[sig].Add(sm.v[sig])
+			}
+		}
+	}
+	kd.last = max(kd.last, span)
+	l.noteDay(d)
+}
+
+// noteDay records d as seen and drops the days that fell out of the window.
+func (l *Learner) noteDay(d int64) {
+	if l.any && d <= l.newest {
+		return
+	}
+	l.newest, l.any = d, true
+	oldest := l.oldestDay()
+	for day := range l.days {
+		if day < oldest {
+			delete(l.days, day)
+		}
+	}
+}
+
+func (l *Learner) oldestDay() int64 { return l.newest - int64(l.cfg.Days) + 1 }
+
+const nsPerDay = int64(24 * time.Hour)
+
+// dayOf is the UTC day number (days since the Unix epoch) of a Unix ns instant.
+func dayOf(ns int64) int64 {
+	d := ns / nsPerDay
+	if ns%nsPerDay < 0 {
+		d--
+	}
+	return d
+}
+
+// Table returns the current statistics per key over the days held.
+func (l *Learner) Table() *Table {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := &Table{Rows: map[string]*Row{}, Volumes: l.cfg.Volumes, SignalCounts: true}
+	days := make([]int64, 0, len(l.days))
+	for d := range l.days {
+		days = append(days, d)
+	}
+	slices.Sort(days) // a fixed combination order keeps the output reproducible
+	last := map[string]int64{}
+	for _, d := range days {
+		for key, kd := range l.days[d] {
+			r := t.Rows[key]
+			if r == nil {
+				r = &Row{}
+				t.Rows[key] = r
+				last[key] = kd.last
+			}
+			for sig := range Signal(numSignals) {
+				r.Acc[sig] = r.Acc[sig].Merge(kd.acc[sig])
+			}
+			r.Count += kd.count
+			last[key] = max(last[key], kd.last)
+		}
+	}
+	for key, r := range t.Rows {
+		if !l.cfg.Volumes {
+			r.Acc[InboundIO], r.Acc[OutboundIO] = Acc{}, Acc{}
+		}
+		r.LastSeen = time.Unix(0, last[key]).Unix()
+	}
+	return t
+}
+
+// WriteFile writes the current table as CSV to path atomically: readers see the old file
+// or the new one, never a partial one.
+func (l *Learner) WriteFile(path string) error {
+	t := l.Table()
+	return writeAtomic(path, t.WriteCSV)
+}
+
+// writeAtomic writes through a temporary file in path's directory, synced and renamed over
+// path; on any failure the temporary file is removed and path is left as it was.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
+	fail := func(err error) error { return fmt.Errorf("learn: cannot write baseline %s: %w", path, err) }
+	dir := filepath.Dir(path)
+	mode := os.FileMode(0o644) // the baseline is read by the collector, possibly another user
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		mode = fi.Mode().Perm()
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fail(err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriter(f)
+	if err = write(bw); err != nil {
+		return fail(err)
+	}
+	if err = bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if err = f.Chmod(mode); err != nil {
+		return fail(err)
+	}
+	if err = f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err = f.Close(); err != nil {
+		return fail(err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	// Make the rename itself durable; some filesystems cannot sync a directory, and the
+	// file is already complete, so this is best effort.
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

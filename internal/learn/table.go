@@ -1,0 +1,396 @@
+package learn
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// Row is one key's learned statistics.
+type Row struct {
+	Acc      [numSignals]Acc // indexed by Signal; N == 0 means the signal was never defined
+	Count    int64           // key-spans (parity) or pod-spans (per-pod) seen
+	LastSeen int64           // Unix seconds of the newest span start
+
+	// fileSD is the stdev as read from a file with the accumulator it was read into.
+	// WriteCSV writes it back while the accumulator is unchanged, which keeps
+	// read-then-write byte-identical even where no M2 reproduces the stdev exactly.
+	fileSD [numSignals]fileStdev
+}
+
+type fileStdev struct {
+	acc Acc
+	sd  float64
+}
+
+// Stdev is signal s's sample standard deviation as the file has it: the value read from
+// the file while the accumulator is unchanged, else computed from the accumulator.
+func (r *Row) Stdev(s Signal) float64 {
+	if f := r.fileSD[s]; f.acc.N > 0 && f.acc == r.Acc[s] {
+		return f.sd
+	}
+	return r.Acc[s].Stdev()
+}
+
+// Table is a learned baseline: per-key statistics, as written to and read from CSV.
+type Table struct {
+	Rows map[string]*Row
+	// Volumes says the table carries the volume signals as well as the ratios.
+	Volumes bool
+	// SignalCounts says every signal's N is exact, as the count_<S> columns record it.
+	// A file without those columns (a Splunk export) gets N = Count for every defined
+	// signal, which overstates N where a direction was missing in some spans.
+	SignalCounts bool
+	// File names the table's source in error messages; "" for tables built in memory.
+	File string
+}
+
+// Keys returns the keys in byte order, the order of the CSV rows.
+func (t *Table) Keys() []string {
+	keys := make([]string, 0, len(t.Rows))
+	for k := range t.Rows {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Signals returns the signals the table carries, in column order.
+func (t *Table) Signals() []Signal { return signals(t.Volumes) }
+
+func (t *Table) name(i int) string {
+	if t.File != "" {
+		return t.File
+	}
+	return fmt.Sprintf("table %d", i+1)
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// Header returns the CSV header WriteCSV writes.
+func (t *Table) Header() []string {
+	h := []string{"key"}
+	for _, g := range groups(t.Volumes) {
+		for _, s := range g {
+			h = append(h, "avg_"+s.String())
+		}
+		for _, s := range g {
+			h = append(h, "stdev_"+s.String())
+		}
+	}
+	h = append(h, "count", "last_seen")
+	sigs := t.Signals()
+	if t.SignalCounts {
+		for _, s := range sigs {
+			h = append(h, "count_"+s.String())
+		}
+	}
+	return h
+}
+
+// WriteCSV writes the table, one row per key in byte order of the key. Columns: key, the
+// ratios' avg_ then stdev_ columns (section 7), the same for the volumes when the table
+// has them, count, last_seen, then, when SignalCounts is set, count_<S> per signal. A
+// signal never defined for a key has empty avg and stdev cells.
+func (t *Table) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(t.Header()); err != nil {
+		return err
+	}
+	sigs := t.Signals()
+	for _, key := range t.Keys() {
+		r := t.Rows[key]
+		rec := []string{key}
+		for _, g := range groups(t.Volumes) {
+			for _, s := range g {
+				rec = append(rec, cell(r.Acc[s], r.Acc[s].Mean))
+			}
+			for _, s := range g {
+				rec = append(rec, cell(r.Acc[s], r.Stdev(s)))
+			}
+		}
+		rec = append(rec, strconv.FormatInt(r.Count, 10), strconv.FormatInt(r.LastSeen, 10))
+		if t.SignalCounts {
+			for _, s := range sigs {
+				rec = append(rec, strconv.FormatInt(r.Acc[s].N, 10))
+			}
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func cell(a Acc, v float64) string {
+	if a.N == 0 {
+		return ""
+	}
+	return formatFloat(v)
+}
+
+// csvReader tracks the file name for file:line:column errors.
+type csvReader struct {
+	file string
+	cr   *csv.Reader
+}
+
+// errAt formats an error at a 1-based line and column (the CSV field number).
+func (p *csvReader) errAt(line, col int, format string, args ...any) error {
+	return fmt.Errorf("%s:%d:%d: %s", p.file, line, col, fmt.Sprintf(format, args...))
+}
+
+// errField is errAt for field i of the record just read.
+func (p *csvReader) errField(i int, format string, args ...any) error {
+	line, _ := p.cr.FieldPos(i)
+	return p.errAt(line, i+1, format, args...)
+}
+
+func (p *csvReader) read() ([]string, error) {
+	rec, err := p.cr.Read()
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			return nil, p.errAt(pe.Line, pe.Column, "row has %d fields, the header has %d", len(rec), p.cr.FieldsPerRecord)
+		}
+		// encoding/csv reports a syntax error's column in bytes, not fields.
+		return nil, p.errAt(pe.Line, pe.Column, "%v", pe.Err)
+	}
+	return rec, err
+}
+
+// columns maps the header to field indexes; -1 is absent.
+type columns struct {
+	key, count, lastSeen int
+	avg, stdev, n        [numSignals]int
+}
+
+// ReadCSV reads a learned baseline back; file names it in errors, which read like
+// "base.csv:3:2: ..." (file, line, 1-based field number; for CSV syntax errors the
+// column is the byte position encoding/csv reports). It requires key, count, last_seen
+// and the avg_/stdev_ pairs of both ratios; the volume pairs are all present or all
+// absent, and so are the count_<S> columns. A UTF-8 byte-order mark and CRLF line ends
+// are accepted. Unknown columns are an error, since they could not be written back.
+func ReadCSV(r io.Reader, file string) (*Table, error) {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	p := &csvReader{file: file, cr: csv.NewReader(br)}
+	header, err := p.read()
+	if err == io.EOF {
+		return nil, p.errAt(1, 1, "empty file: no header")
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, volumes, counts, err := p.header(header)
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{Rows: map[string]*Row{}, Volumes: volumes, SignalCounts: counts, File: file}
+	firstLine := map[string]int{}
+	for {
+		rec, err := p.read()
+		if err == io.EOF {
+			return t, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		key := rec[c.key]
+		if key == "" {
+			return nil, p.errField(c.key, "empty key")
+		}
+		if l, dup := firstLine[key]; dup {
+			return nil, p.errField(c.key, "duplicate key %q, first on line %d", key, l)
+		}
+		firstLine[key], _ = p.cr.FieldPos(c.key)
+		r, err := p.row(rec, c, t.Signals(), counts)
+		if err != nil {
+			return nil, err
+		}
+		t.Rows[key] = r
+	}
+}
+
+func (p *csvReader) header(h []string) (c columns, volumes, counts bool, err error) {
+	c.key, c.count, c.lastSeen = -1, -1, -1
+	for s := range numSignals {
+		c.avg[s], c.stdev[s], c.n[s] = -1, -1, -1
+	}
+	known := map[string]*int{"key": &c.key, "count": &c.count, "last_seen": &c.lastSeen}
+	for s := range Signal(numSignals) {
+		known["avg_"+s.String()] = &c.avg[s]
+		known["stdev_"+s.String()] = &c.stdev[s]
+		known["count_"+s.String()] = &c.n[s]
+	}
+	for i, name := range h {
+		idx, ok := known[name]
+		if !ok {
+			return c, false, false, p.errField(i, "unknown column %q", name)
+		}
+		if *idx >= 0 {
+			return c, false, false, p.errField(i, "duplicate column %q", name)
+		}
+		*idx = i
+	}
+	for _, req := range []string{"key", "count", "last_seen", "avg_inbound:outbound", "avg_outbound:inbound"} {
+		if *known[req] < 0 {
+			return c, false, false, p.errAt(1, 1, "missing column %q", req)
+		}
+	}
+	for s := range Signal(numSignals) {
+		if c.stdev[s] >= 0 && c.avg[s] < 0 {
+			return c, false, false, p.errField(c.stdev[s], "stdev_%s without avg_%s", s, s)
+		}
+		if c.avg[s] >= 0 && c.stdev[s] < 0 {
+			return c, false, false, p.errField(c.avg[s], "avg_%s without stdev_%s", s, s)
+		}
+	}
+	volumes = c.avg[InboundIO] >= 0 || c.avg[OutboundIO] >= 0
+	for _, s := range []Signal{InboundIO, OutboundIO} {
+		if volumes && c.avg[s] < 0 {
+			return c, false, false, p.errAt(1, 1, "missing column \"avg_%s\": the volume columns come together", s)
+		}
+	}
+	sigs := signals(volumes)
+	for s := range Signal(numSignals) {
+		if c.n[s] >= 0 && !slices.Contains(sigs, s) {
+			return c, false, false, p.errField(c.n[s], "count_%s without avg_%s", s, s)
+		}
+		if c.n[s] >= 0 {
+			counts = true
+		}
+	}
+	for _, s := range sigs {
+		if counts && c.n[s] < 0 {
+			return c, false, false, p.errAt(1, 1, "missing column \"count_%s\": the count_ columns come together", s)
+		}
+	}
+	p.cr.FieldsPerRecord = len(h)
+	return c, volumes, counts, nil
+}
+
+func (p *csvReader) row(rec []string, c columns, sigs []Signal, counts bool) (*Row, error) {
+	r := &Row{}
+	var err error
+	if r.Count, err = p.integer(rec, c.count); err != nil {
+		return nil, err
+	}
+	if r.Count < 0 {
+		return nil, p.errField(c.count, "negative count %d", r.Count)
+	}
+	if r.LastSeen, err = p.integer(rec, c.lastSeen); err != nil {
+		return nil, err
+	}
+	for _, s := range sigs {
+		avg, sd := rec[c.avg[s]], rec[c.stdev[s]]
+		var n int64
+		if counts {
+			if n, err = p.integer(rec, c.n[s]); err != nil {
+				return nil, err
+			}
+			if n < 0 || n > r.Count {
+				return nil, p.errField(c.n[s], "count_%s %d is not between 0 and count %d", s, n, r.Count)
+			}
+		} else if avg != "" {
+			n = r.Count
+		}
+		switch {
+		case avg == "" && sd == "":
+			if n != 0 {
+				return nil, p.errField(c.avg[s], "avg_%s is empty but count_%s is %d", s, s, n)
+			}
+			continue
+		case avg == "":
+			return nil, p.errField(c.avg[s], "avg_%s is empty but stdev_%s is not", s, s)
+		case sd == "":
+			return nil, p.errField(c.stdev[s], "stdev_%s is empty but avg_%s is not", s, s)
+		}
+		mean, err := p.number(rec, c.avg[s])
+		if err != nil {
+			return nil, err
+		}
+		stdev, err := p.number(rec, c.stdev[s])
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case stdev < 0:
+			return nil, p.errField(c.stdev[s], "negative stdev_%s %s", s, sd)
+		case n == 0 && counts:
+			return nil, p.errField(c.avg[s], "avg_%s is set but count_%s is 0", s, s)
+		case n == 0:
+			return nil, p.errField(c.avg[s], "avg_%s is set but count is 0", s)
+		case n == 1 && stdev != 0:
+			return nil, p.errField(c.stdev[s], "stdev_%s of a single value must be 0, not %s", s, sd)
+		}
+		m2 := m2For(stdev, n)
+		if math.IsInf(m2, 0) {
+			return nil, p.errField(c.stdev[s], "stdev_%s %s is too large", s, sd)
+		}
+		r.Acc[s] = Acc{N: n, Mean: mean, M2: m2}
+		r.fileSD[s] = fileStdev{acc: r.Acc[s], sd: stdev}
+	}
+	return r, nil
+}
+
+func (p *csvReader) integer(rec []string, i int) (int64, error) {
+	v, err := strconv.ParseInt(rec[i], 10, 64)
+	if err != nil {
+		return 0, p.errField(i, "%q is not an integer", rec[i])
+	}
+	return v, nil
+}
+
+func (p *csvReader) number(rec []string, i int) (float64, error) {
+	v, err := strconv.ParseFloat(rec[i], 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, p.errField(i, "%q is not a finite number", rec[i])
+	}
+	return v, nil
+}
+
+// Merge combines baselines learned from disjoint data into one: per key, each signal's
+// accumulators combine pairwise (Chan et al.), counts add up and last_seen is the newest.
+// All tables must carry the same signals; the result has exact per-signal counts only if
+// every input has.
+func Merge(tables ...*Table) (*Table, error) {
+	if len(tables) == 0 {
+		return nil, errors.New("learn: merge: no tables")
+	}
+	out := &Table{Rows: map[string]*Row{}, Volumes: tables[0].Volumes, SignalCounts: true}
+	for i, t := range tables {
+		if t.Volumes != out.Volumes {
+			with, without := t.name(i), tables[0].name(0)
+			if !t.Volumes {
+				with, without = without, with
+			}
+			return nil, fmt.Errorf("learn: merge: column sets differ: %s has the volume columns, %s does not", with, without)
+		}
+		out.SignalCounts = out.SignalCounts && t.SignalCounts
+		for _, key := range t.Keys() { // key order does not matter; it keeps runs identical
+			r := t.Rows[key]
+			m := out.Rows[key]
+			if m == nil {
+				c := *r
+				out.Rows[key] = &c
+				continue
+			}
+			for s := range Signal(numSignals) {
+				m.Acc[s] = m.Acc[s].Merge(r.Acc[s])
+			}
+			m.Count += r.Count
+			m.LastSeen = max(m.LastSeen, r.LastSeen)
+		}
+	}
+	return out, nil
+}
