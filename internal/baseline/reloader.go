@@ -69,3 +69,18 @@ func (r *Reloader) Check() (changed bool, err error) {
 	r.cur.Store(b)
 	return true, nil
 }
+
+// NewReloaderAwaiting is NewReloader for a file that may not exist yet, such as a baseline
+// still being learned: until the file appears the baseline is empty, so nothing flags.
+func NewReloaderAwaiting(path string) (*Reloader, error) {
+	r, err := NewReloader(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return r, err
+	}
+	r = &Reloader{path: path}
+	if _, statErr := os.Stat(path); statErr != nil {
+		r.lastErr = statErr.Error() // Check reports a lasting absence once; here it is expected
+	}
+	r.cur.Store(&Baseline{file: path})
+	return r, nil
+}

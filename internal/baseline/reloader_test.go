@@ -338,3 +338,39 @@ func TestFileChangedWhileRead(t *testing.T) {
 		})
 	}
 }
+
+func TestNewReloaderAwaitingPicksUpTheFileWhenItAppears(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "learned.csv")
+	r, err := NewReloaderAwaiting(path)
+	if err != nil {
+		t.Fatalf("NewReloaderAwaiting on a missing file: %v", err)
+	}
+	if got := r.Current().Len(); got != 0 {
+		t.Fatalf("empty baseline expected while the file is missing, got %d keys", got)
+	}
+	if _, ok := r.Current().Lookup("c:web"); ok {
+		t.Fatal("a missing file must not score anything")
+	}
+	if changed, err := r.Check(); changed || err != nil {
+		t.Fatalf("still missing: want no change and no repeated error, got %v %v", changed, err)
+	}
+	if err := os.WriteFile(path, []byte("key,avg_inbound:outbound,stdev_inbound:outbound\nc:web,1,0.5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := r.Check(); !changed || err != nil {
+		t.Fatalf("file appeared: want a swap, got %v %v", changed, err)
+	}
+	if _, ok := r.Current().Lookup("c:web"); !ok {
+		t.Fatal("the new file's key is not looked up")
+	}
+}
+
+func TestNewReloaderAwaitingStillRejectsABrokenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "learned.csv")
+	if err := os.WriteFile(path, []byte("nokey\n1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewReloaderAwaiting(path); err == nil || !strings.Contains(err.Error(), "learned.csv:1") {
+		t.Fatalf("want the file:line error, got %v", err)
+	}
+}

@@ -359,10 +359,10 @@ func (l *Learner) Table() *Table {
 
 // WriteFile writes the current table as CSV to path atomically: readers see the old file
 // or the new one, never a partial one.
-func (l *Learner) WriteFile(path string) error {
-	t := l.Table()
-	return writeAtomic(path, t.WriteCSV)
-}
+func (l *Learner) WriteFile(path string) error { return l.Table().WriteFile(path) }
+
+// WriteFile writes the table as CSV to path atomically, like Learner.WriteFile.
+func (t *Table) WriteFile(path string) error { return writeAtomic(path, t.WriteCSV) }
 
 // writeAtomic writes through a temporary file in path's directory, synced and renamed over
 // path; on any failure the temporary file is removed and path is left as it was.

@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
+)
+
+// The detection's fixed metadata, from the ESCU search "Kubernetes Anomalous Inbound to
+// Outbound Network IO Ratio".
+const (
+	SearchName     = "Kubernetes Anomalous Inbound to Outbound Network IO Ratio"
+	DetectionID    = "9d8f6e3f-39df-46d8-a9d4-96173edc501f"
+	RiskScore      = 25
+	RiskObjectType = "system"
+	MitreAttackID  = "T1204"
+	AnalyticStory  = "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring"
+	messagePrefix  = "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host "
+)
+
+// Event is one pod's verdict for one window: the search's final `stats count values(anomalies)`.
+type Event struct {
+	Cluster, Node, Pod, Namespace, Service string
+	Count                                  int
+	Anomalies                              []string // distinct span texts, sorted by byte value
+	WindowStart, WindowEnd                 time.Time
+	// MaxZ is the highest z-score of each signal that flagged in the window.
+	MaxZ map[baseline.Signal]float64
+	// Time is the record's timestamp: the window end, or in immediate mode the span that crossed the threshold.
+	Time time.Time
+}
+
+// PutBody writes the HEC `event` object; the field names are the search's output fields.
+func (ev *Event) PutBody(m pcommon.Map) {
+	m.EnsureCapacity(20)
+	m.PutStr("k8s.cluster.name", ev.Cluster)
+	m.PutStr("host", ev.Node)
+	m.PutStr("k8s.pod.name", ev.Pod)
+	m.PutStr("k8s.namespace.name", ev.Namespace)
+	m.PutStr("k8s.service", ev.Service)
+	m.PutInt("count", int64(ev.Count))
+	anomalies := m.PutEmptySlice("anomalies")
+	anomalies.EnsureCapacity(len(ev.Anomalies))
+	for _, a := range ev.Anomalies {
+		anomalies.AppendEmpty().SetStr(a)
+	}
+	m.PutInt("window_start", ev.WindowStart.Unix())
+	m.PutInt("window_end", ev.WindowEnd.Unix())
+	m.PutStr("search_name", SearchName)
+	m.PutStr("detection_id", DetectionID)
+	m.PutInt("risk_score", RiskScore)
+	m.PutStr("risk_object", ev.Node)
+	m.PutStr("risk_object_type", RiskObjectType)
+	m.PutEmptySlice("mitre_attack_id").AppendEmpty().SetStr(MitreAttackID)
+	m.PutStr("analytic_story", AnalyticStory)
+	m.PutStr("message", messagePrefix+ev.Node)
+	z := m.PutEmptyMap("max_zscore")
+	for s := baseline.Signal(0); s < baseline.NumSignals; s++ {
+		if v, ok := ev.MaxZ[s]; ok {
+			z.PutDouble(s.String(), v)
+		}
+	}
+}
+
+// Body returns the event object as plain Go values, as the HEC exporter would send it.
+func (ev *Event) Body() map[string]any {
+	m := pcommon.NewMap()
+	ev.PutBody(m)
+	return m.AsRaw()
+}
+
+// ToLogs turns events into one log record each, with the attributes the splunk_hec exporter
+// maps to HEC metadata.
+func ToLogs(events []Event, cfg EventConfig) plog.Logs {
+	ld := plog.NewLogs()
+	sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	sl.Scope().SetName("github.com/k8snetio/k8snetioanomaly")
+	for i := range events {
+		ev := &events[i]
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.Time))
+		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+		lr.SetSeverityNumber(plog.SeverityNumberWarn)
+		lr.SetSeverityText("WARN")
+		ev.PutBody(lr.Body().SetEmptyMap())
+		attrs := lr.Attributes()
+		attrs.PutStr("com.splunk.sourcetype", cfg.Sourcetype)
+		attrs.PutStr("com.splunk.source", cfg.Source)
+		if cfg.Index != "" {
+			attrs.PutStr("com.splunk.index", cfg.Index)
+		}
+		attrs.PutStr("host.name", ev.Node)
+	}
+	return ld
+}
