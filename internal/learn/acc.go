@@ -1,31 +1,22 @@
 package learn
 
-import "math"
+import (
+	"math"
 
-// Signal identifies one learned quantity. The constant order is the baseline file's
-// column order.
-type Signal int
-
-// The learned signals.
-const (
-	InOut      Signal = iota // inbound:outbound
-	OutIn                    // outbound:inbound
-	InboundIO                // inbound_network_io
-	OutboundIO               // outbound_network_io
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
-// numSignals is the number of Signal values; arrays indexed by Signal have this length.
-const numSignals = 4
+// Signal is the baseline package's signal; its constant order is the learned file's column order.
+type Signal = baseline.Signal
 
-var signalNames = [numSignals]string{"inbound:outbound", "outbound:inbound", "inbound_network_io", "outbound_network_io"}
-
-// String returns the signal's name as used in the baseline columns, e.g. "inbound:outbound".
-func (s Signal) String() string {
-	if s < 0 || s >= numSignals {
-		return "unknown"
-	}
-	return signalNames[s]
-}
+// The learned signals, under the short names this package's arithmetic reads best with.
+const (
+	InOut      = baseline.InboundOutbound
+	OutIn      = baseline.OutboundInbound
+	InboundIO  = baseline.InboundIO
+	OutboundIO = baseline.OutboundIO
+	numSignals = baseline.NumSignals
+)
 
 // signals lists the signals a table carries, in column order.
 func signals(volumes bool) []Signal {

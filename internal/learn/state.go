@@ -9,6 +9,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
 // stateVersion is the format of a day entry; a change must keep reading older entries or
@@ -146,13 +148,8 @@ func decodeKey(key string, ke keyEntry, d int64) (*keyDay, error) {
 	}
 	kd := &keyDay{count: ke.Count, last: ke.Last}
 	for name, a := range ke.Signals {
-		s := Signal(-1)
-		for i := range Signal(numSignals) {
-			if i.String() == name {
-				s = i
-			}
-		}
-		if s < 0 {
+		s, ok := baseline.ParseSignal(name)
+		if !ok {
 			return nil, fmt.Errorf("key %q: unknown signal %q", key, name)
 		}
 		if a.N < 1 || a.N > ke.Count || !finite(a.Mean) || !finite(a.M2) || a.M2 < 0 {
