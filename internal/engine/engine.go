@@ -165,6 +165,7 @@ func (e *Engine) Tick(ctx context.Context) {
 			e.sweep()
 		}
 	}
+	e.batch.record(ctx, &e.tel)
 	e.tel.PodsTracked.Record(ctx, int64(len(e.pods)))
 	events := e.takePending()
 	e.mu.Unlock()
@@ -181,6 +182,7 @@ func (e *Engine) Flush(ctx context.Context) {
 		}
 		e.sweep()
 	}
+	e.batch.record(ctx, &e.tel)
 	events := e.takePending()
 	e.mu.Unlock()
 	e.emit(ctx, events)

@@ -125,6 +125,9 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	if a, ok := attrs.Get(e.cfg.InterfaceAttribute); ok {
 		iface = a.Str()
 	}
+	if ts > p.lastSeen {
+		p.lastSeen = ts // also for a priming point, so a new pod is not expired before its first span
+	}
 	s := p.seriesFor(iface, inbound)
 	if kind == cumulativePoint {
 		inc, res := s.cumulative(int64(dp.StartTimestamp()), ts, v)
@@ -150,9 +153,6 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 		p.spanOpen, p.spanStart = true, start
 	}
 	s.add(v, kind == gaugePoint)
-	if ts > p.lastSeen {
-		p.lastSeen = ts
-	}
 	e.batch.used++
 }
 
