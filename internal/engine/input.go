@@ -80,20 +80,22 @@ func (e *Engine) ingestMetric(m pmetric.Metric, p *pod, reason DropReason) (seen
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
 		ts := int64(dp.Timestamp())
-		if i == 0 || ts > newest {
+		// Only usable points move data time, so one bad point cannot make the rest late.
+		if e.ingestPoint(p, dp, kind, ts) && (seen == 0 || ts > newest) {
 			newest = ts
+			seen++
 		}
-		e.ingestPoint(p, dp, kind, ts)
 	}
-	return dps.Len(), newest
+	return seen, newest
 }
 
-func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind, ts int64) {
+// ingestPoint reports whether the point was used (a priming point counts as used).
+func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind, ts int64) bool {
 	attrs := dp.Attributes()
 	dir, ok := attrs.Get(e.cfg.Direction.Attribute)
 	if !ok {
 		e.batch.drop(DropUnknownDirection)
-		return
+		return false
 	}
 	var inbound bool
 	switch dir.Str() {
@@ -102,7 +104,7 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	case e.cfg.Direction.Outbound:
 	default:
 		e.batch.drop(DropUnknownDirection)
-		return
+		return false
 	}
 	var v float64
 	switch dp.ValueType() {
@@ -115,11 +117,11 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		e.batch.drop(DropNotFinite)
-		return
+		return false
 	}
 	if v < 0 {
 		e.batch.drop(DropNegative)
-		return
+		return false
 	}
 	var iface string
 	if a, ok := attrs.Get(e.cfg.InterfaceAttribute); ok {
@@ -134,17 +136,17 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 		switch res {
 		case primed:
 			e.batch.used++
-			return
+			return true
 		case stale:
 			e.batch.drop(DropLate)
-			return
+			return false
 		}
 		v = inc
 	}
 	start := floorTo(ts, e.span)
 	if start+e.span <= e.sweptThrough || p.spanOpen && start < p.spanStart {
 		e.batch.drop(DropLate) // its span is already scored
-		return
+		return false
 	}
 	if p.spanOpen && start > p.spanStart {
 		e.closeSpan(p, e.baselines.Current())
@@ -154,6 +156,7 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	}
 	s.add(v, kind == gaugePoint)
 	e.batch.used++
+	return true
 }
 
 // resolvePod finds or creates the pod a resource describes, or says why its points are dropped.
@@ -176,9 +179,6 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 		id = podID{cluster: cluster, namespace: namespace, name: name}
 	}
 	if p := e.pods[id]; p != nil {
-		if p.excluded {
-			return nil, DropExcluded
-		}
 		return p, 0
 	}
 	node := stringAttr(attrs, attrNodeName)
@@ -192,20 +192,20 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 		e.warnOnce(DropNoNode, "Points dropped: no k8s.node.name or host.name on the resource and no node_name configured")
 		return nil, DropNoNode
 	}
-	if len(e.pods) >= e.cfg.Limits.MaxPods {
-		e.warnOnce(DropPodLimit, "Points dropped: limits.max_pods reached")
-		return nil, DropPodLimit
-	}
 	service := e.namer.service(name)
 	p := &pod{
 		name: name, namespace: namespace, cluster: cluster, node: node, service: service,
 		key: cluster + ":" + service,
 	}
-	p.excluded = e.exclude.match(p)
-	e.pods[id] = p
-	if p.excluded {
+	// Excluded pods hold no state, so they can neither crowd scored pods out nor grow memory.
+	if e.exclude.match(p) {
 		return nil, DropExcluded
 	}
+	if len(e.pods) >= e.cfg.Limits.MaxPods {
+		e.warnOnce(DropPodLimit, "Points dropped: limits.max_pods reached")
+		return nil, DropPodLimit
+	}
+	e.pods[id] = p
 	return p, 0
 }
 

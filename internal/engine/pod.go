@@ -9,7 +9,6 @@ type podID struct {
 type pod struct {
 	name, namespace, cluster, node, service string
 	key                                     string // "<cluster>:<service>", the baseline's key
-	excluded                                bool
 
 	series []series
 
