@@ -1,0 +1,295 @@
+// Package enginehost runs the detection engine inside collector components: it builds the
+// engine from a component's settings, hands the engine's events to the logs consumers of the
+// instances that pass them on (or, with none, to the collector's log, so none is lost silently),
+// lets the instances that share one component ID share one engine, and keeps the learning state
+// in a storage extension when learn.storage names one.
+package enginehost // import "github.com/k8snetio/k8snetioanomaly/internal/enginehost"
+
+import (
+	"context"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.uber.org/zap"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/engine"
+)
+
+// TelemetryFunc builds the engine's instruments from a component face's mdatagen builder;
+// release undoes it when the engine is gone.
+type TelemetryFunc func(component.TelemetrySettings) (tel engine.Telemetry, release func(), err error)
+
+// Spec is what a component face contributes to its engine.
+type Spec struct {
+	Kind      component.Kind // for the storage client of learn.storage
+	Config    engine.Config
+	Telemetry TelemetryFunc
+	// NoLogsWarning, when set, is logged once at start-up if no instance passes events on.
+	NoLogsWarning func(component.ID) string
+}
+
+// Host is one engine and the places its events go to.
+type Host struct {
+	id         component.ID
+	kind       component.Kind
+	logger     *zap.Logger
+	events     engine.EventConfig
+	eng        *engine.Engine
+	storage    string      // learn.storage, when learning keeps its state in an extension
+	state      *learnState // nil without learn.storage
+	releaseTel func()
+	noLogs     func(component.ID) string
+	onDone     func(*Host) // set by a Registry, to forget the host after its last instance
+
+	mu       sync.Mutex // guards the lifecycle fields below
+	refs     int        // instances not shut down yet
+	feeders  int        // instances that feed metrics in
+	emitters int        // instances that pass events on
+	running  bool
+	done     bool
+	warned   bool
+
+	// outMu is held for reading while events are handed over, so that an instance detaching
+	// its consumer waits until no call into that consumer is in flight.
+	outMu    sync.RWMutex
+	outs     []*Instance
+	awaiting int            // instances that will pass events on but have not started yet
+	early    []engine.Event // events made before the first of those started
+}
+
+// maxEarlyEvents bounds the events held for a logs consumer that has not started yet (a replay
+// can make events from its first batch); more go to the collector's log.
+const maxEarlyEvents = 10000
+
+// New builds a host and its engine; a bad configuration or baseline file is an error here,
+// so the collector refuses to start with the engine's file:line:col message.
+func New(set component.TelemetrySettings, id component.ID, spec Spec) (*Host, error) {
+	tel, release, err := spec.Telemetry(set)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{id: id, kind: spec.Kind, logger: set.Logger, events: spec.Config.Event, releaseTel: release, noLogs: spec.NoLogsWarning}
+	es := engine.Settings{Logger: set.Logger, Telemetry: tel, Emit: h.emit}
+	if spec.Config.Learn.Enabled && spec.Config.Learn.Storage != "" {
+		h.storage, h.state = spec.Config.Learn.Storage, &learnState{}
+		es.State = h.state
+	}
+	h.eng, err = engine.New(spec.Config, es)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Engine returns the hosted engine.
+func (h *Host) Engine() *engine.Engine { return h.eng }
+
+// Instance is one collector component's hold on a host.
+type Instance struct {
+	h       *Host
+	next    consumer.Logs // receives the events once started; nil for an instance that only feeds
+	start   sync.Once
+	stop    sync.Once
+	started bool // guarded by h.mu
+}
+
+// Join adds an instance: feeds says it sends metrics into the engine, next (when not nil) is
+// the logs consumer it passes events on to. It reports false once the host has shut down.
+func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return nil, false
+	}
+	h.refs++
+	if feeds {
+		h.feeders++
+	}
+	if next != nil {
+		h.emitters++
+		h.outMu.Lock()
+		h.awaiting++
+		h.outMu.Unlock()
+	}
+	return &Instance{h: h, next: next}, true
+}
+
+// Engine returns the engine the instance shares.
+func (in *Instance) Engine() *engine.Engine { return in.h.eng }
+
+// Start starts the engine with the host's first instance and, for an instance that passes events
+// on, attaches its logs consumer: its downstream components are started by now.
+func (in *Instance) Start(ctx context.Context, host component.Host) error {
+	var err error
+	in.start.Do(func() { err = in.h.start(ctx, in, host) })
+	return err
+}
+
+// Shutdown ends the instance; the host's last instance shuts the engine down, which flushes.
+func (in *Instance) Shutdown(ctx context.Context) error {
+	var err error
+	in.stop.Do(func() { err = in.h.leave(ctx, in) })
+	return err
+}
+
+func (h *Host) start(ctx context.Context, in *Instance, host component.Host) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return nil
+	}
+	if !h.running {
+		if h.state != nil {
+			// Before the engine starts: starting restores the learning state.
+			if err := h.state.bind(ctx, host, h.storage, h.kind, h.id); err != nil {
+				return err
+			}
+		}
+		h.running = true
+		h.eng.Start()
+	}
+	in.started = true
+	if in.next != nil {
+		h.attach(ctx, in)
+	}
+	// All instances are created before any starts, so the counts are final here.
+	if !h.warned {
+		h.warned = true
+		if h.emitters == 0 && h.noLogs != nil {
+			h.logger.Warn(h.noLogs(h.id))
+		}
+		if h.feeders == 0 {
+			h.logger.Warn(h.id.String() + " is in no metrics pipeline, so it has nothing to score and will emit no events")
+		}
+	}
+	return nil
+}
+
+func (h *Host) leave(ctx context.Context, in *Instance) error {
+	h.mu.Lock()
+	h.refs--
+	last := h.refs == 0
+	attached := h.isAttached(in)
+	switch {
+	case last:
+		// Shut down before detaching, so that what the shutdown flushes still reaches the consumer.
+		h.done = true
+		h.eng.Shutdown(ctx)
+	case attached:
+		// The consumer goes away before the engine does (the collector shuts pipelines down in
+		// no fixed order between them): hand it what is complete now, while it can still take it.
+		h.eng.Flush(ctx)
+	}
+	if attached {
+		h.detach(in)
+	} else if in.next != nil && !in.started {
+		h.giveUpWaiting()
+	}
+	h.mu.Unlock()
+	if !last {
+		return nil
+	}
+	var err error
+	if h.state != nil {
+		err = h.state.close(ctx) // after the engine's shutdown saved the state
+	}
+	h.releaseTel()
+	if h.onDone != nil {
+		h.onDone(h)
+	}
+	return err
+}
+
+func (h *Host) isAttached(in *Instance) bool {
+	h.outMu.RLock()
+	defer h.outMu.RUnlock()
+	for _, o := range h.outs {
+		if o == in {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Host) attach(ctx context.Context, in *Instance) {
+	h.outMu.Lock()
+	defer h.outMu.Unlock()
+	h.outs = append(h.outs, in)
+	h.awaiting--
+	if len(h.early) > 0 {
+		h.deliver(ctx, h.early)
+		h.early = nil
+	}
+}
+
+// giveUpWaiting is for an instance that shuts down without having started: when no other will
+// take the held events, they go to the collector's log.
+func (h *Host) giveUpWaiting() {
+	h.outMu.Lock()
+	defer h.outMu.Unlock()
+	h.awaiting--
+	if h.awaiting == 0 && len(h.outs) == 0 && len(h.early) > 0 {
+		h.logEvents(h.early)
+		h.early = nil
+	}
+}
+
+func (h *Host) detach(in *Instance) {
+	h.outMu.Lock()
+	defer h.outMu.Unlock()
+	for i, o := range h.outs {
+		if o == in {
+			h.outs = append(h.outs[:i:i], h.outs[i+1:]...)
+			return
+		}
+	}
+}
+
+// emit is the engine's Emit: ctx is the metrics pipeline's or a background one. A failing logs
+// pipeline is logged, never returned: the metrics must keep flowing.
+func (h *Host) emit(ctx context.Context, events []engine.Event) {
+	h.outMu.RLock()
+	if len(h.outs) > 0 {
+		defer h.outMu.RUnlock()
+		h.deliver(ctx, events)
+		return
+	}
+	h.outMu.RUnlock()
+	h.outMu.Lock()
+	defer h.outMu.Unlock()
+	switch {
+	case len(h.outs) > 0: // attached in the meantime
+		h.deliver(ctx, events)
+	case h.awaiting > 0 && len(h.early)+len(events) <= maxEarlyEvents:
+		h.early = append(h.early, events...)
+	default:
+		h.logEvents(events)
+	}
+}
+
+func (h *Host) logEvents(events []engine.Event) {
+	for i := range events {
+		h.logger.Warn("Anomaly event (no logs pipeline to pass it on to)", zap.Any("event", events[i].Body()))
+	}
+}
+
+// deliver hands events to every attached consumer; the caller holds outMu.
+func (h *Host) deliver(ctx context.Context, events []engine.Event) {
+	for _, o := range h.outs {
+		// Each consumer gets its own copy: a logs pipeline may modify what it is given.
+		if err := o.next.ConsumeLogs(ctx, engine.ToLogs(events, h.events)); err != nil {
+			h.logger.Error("Anomaly events could not be passed on to the logs pipeline; they are logged here instead",
+				zap.Error(err), zap.Any("events", bodies(events)))
+		}
+	}
+}
+
+func bodies(events []engine.Event) []map[string]any {
+	out := make([]map[string]any, len(events))
+	for i := range events {
+		out[i] = events[i].Body()
+	}
+	return out
+}

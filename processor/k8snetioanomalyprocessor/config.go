@@ -1,0 +1,22 @@
+package k8snetioanomalyprocessor // import "github.com/k8snetio/k8snetioanomaly/processor/k8snetioanomalyprocessor"
+
+import (
+	"github.com/k8snetio/k8snetioanomaly/internal/engine"
+)
+
+// engineConfig is embedded under an unexported name: the collector's config validation walks
+// exported fields too, and an exported engine.Config would have every error reported twice.
+type engineConfig = engine.Config
+
+// Config is the detection's configuration (the engine's keys, at the top level); the connector
+// takes the same keys.
+type Config struct {
+	engineConfig `mapstructure:",squash"`
+}
+
+// Validate is the engine's: it names each bad field.
+func (c *Config) Validate() error { return c.engineConfig.Validate() }
+
+func createDefaultConfig() *Config {
+	return &Config{engineConfig: engine.DefaultConfig()}
+}
