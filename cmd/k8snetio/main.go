@@ -1,5 +1,6 @@
 // Command k8snetio runs the k8s_netio_anomaly detection outside the collector: `k8snetio replay`
-// scores recorded metrics, for back-tests and for checking a config and baseline before deploying them.
+// scores recorded metrics, for back-tests and for checking a config and baseline before deploying them;
+// `k8snetio baseline` learns baselines from recordings, merges and compares them.
 package main
 
 import (
@@ -18,6 +19,7 @@ type command struct {
 // commands lists the subcommands in the order the usage shows them.
 var commands = []command{
 	{"replay", "run the detection over recorded metrics and print its events", runReplay},
+	{"baseline", "learn baselines from recorded metrics, merge and compare them", runBaseline},
 }
 
 // Exit statuses: a usage error is the command line's fault, a failure the files'.

@@ -2,18 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"maps"
-	"os"
 	"slices"
 	"strings"
-	"unicode"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
@@ -54,9 +50,6 @@ OTLP metrics JSON is reported on stderr as FILE:LINE and nothing goes to stdout.
 
 Exit status: 0 done, 1 bad input, config or baseline file, 2 usage error.
 `
-
-// maxReported bounds the bad lines listed, so a wrong file (say, a logs recording) is not echoed whole.
-const maxReported = 10
 
 func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
@@ -102,7 +95,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer closeAll()
 
-	r := &replay{stderr: stderr}
+	r := &replay{}
 	eng, err := engine.New(cfg, engine.Settings{
 		Logger:    logger,
 		Telemetry: r.counts.telemetry(),
@@ -113,18 +106,10 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	r.eng = eng
-	for _, src := range sources {
-		if !r.read(src) {
-			break
-		}
-	}
-	if r.bad > 0 {
-		more := ""
-		if r.truncated {
-			more = "more than "
-		}
-		fmt.Fprintf(stderr, "k8snetio replay: %s%s; no events printed\n", more, plural(r.bad, "bad input line"))
+	r.in = metricsInput{stderr: stderr, consume: func(md pmetric.Metrics) { eng.ConsumeMetrics(context.Background(), md) }}
+	r.in.readAll(sources)
+	if bad := r.in.badLines(); bad != "" {
+		fmt.Fprintf(stderr, "k8snetio replay: %s; no events printed\n", bad)
 		return exitFailure
 	}
 	eng.Flush(context.Background())
@@ -151,134 +136,11 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// source is one input stream and the name its lines are reported under.
-type source struct {
-	name string
-	r    io.Reader
-}
-
-// openInputs opens every input before any is read, so a typo in the last name fails at once.
-func openInputs(names []string, stdin io.Reader) ([]source, func(), error) {
-	if len(names) == 0 {
-		names = []string{"-"}
-	}
-	var files []*os.File
-	closeAll := func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}
-	sources := make([]source, 0, len(names))
-	for _, name := range names {
-		if name == "-" {
-			sources = append(sources, source{name: "<stdin>", r: stdin})
-			continue
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("input: %w", err)
-		}
-		files = append(files, f)
-		sources = append(sources, source{name: name, r: f})
-	}
-	return sources, closeAll, nil
-}
-
-// replay is one run's state: the engine, what it emitted, and what was read.
+// replay is one run's state: what was read and what the engine emitted.
 type replay struct {
-	eng    *engine.Engine
-	stderr io.Writer
+	in     metricsInput
 	events []engine.Event
 	counts counts
-	lines  int64 // non-blank lines, each one request
-	points int64 // data points of every metric
-	bad    int
-	// truncated says reading stopped at maxReported bad lines, so bad is a lower bound.
-	truncated bool
-}
-
-// read feeds one source line by line; after the first bad line it only checks the rest, to report
-// more of them. It returns false when reading should stop.
-func (r *replay) read(src source) bool {
-	unmarshaler := &pmetric.JSONUnmarshaler{}
-	br := bufio.NewReaderSize(src.r, 1<<20)
-	for lineNo := 1; ; lineNo++ {
-		// ReadBytes, not a Scanner: a file exporter line holds a whole batch and has no size bound.
-		line, readErr := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			md, err := parseLine(unmarshaler, line)
-			if err != nil {
-				if r.bad == maxReported {
-					r.truncated = true
-					fmt.Fprintf(r.stderr, "%s:%d: more bad lines; stopped reading\n", src.name, lineNo)
-					return false
-				}
-				r.bad++
-				fmt.Fprintf(r.stderr, "%s:%d: %v\n", src.name, lineNo, err)
-			} else if r.bad == 0 {
-				r.lines++
-				r.points += int64(md.DataPointCount())
-				r.eng.ConsumeMetrics(context.Background(), md)
-			}
-		}
-		if readErr == io.EOF {
-			return true
-		}
-		if readErr != nil {
-			r.bad++
-			fmt.Fprintf(r.stderr, "%s:%d: %v\n", src.name, lineNo, readErr)
-			return false
-		}
-	}
-}
-
-// parseLine decodes one file exporter line; the messages say what is wrong in terms of the file.
-func parseLine(u *pmetric.JSONUnmarshaler, line []byte) (pmetric.Metrics, error) {
-	line = bytes.TrimRight(line, "\r\n") // so that a truncated line reads as one, not as a newline inside a string
-	// encoding/json first: pdata's decoder accepts trailing garbage and reports a truncated line as a NUL byte.
-	if !json.Valid(line) {
-		var v json.RawMessage
-		err := json.Unmarshal(line, &v)
-		if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
-			return pmetric.Metrics{}, fmt.Errorf("not valid JSON: %v (at byte %d)", se, se.Offset)
-		}
-		return pmetric.Metrics{}, fmt.Errorf("not valid JSON: %v", err)
-	}
-	md, err := u.UnmarshalMetrics(line)
-	if err != nil {
-		return pmetric.Metrics{}, fmt.Errorf("not OTLP metrics JSON: %s", printable(err.Error()))
-	}
-	if md.ResourceMetrics().Len() == 0 {
-		// pdata ignores unknown fields, so a logs or traces recording would otherwise read as empty metrics.
-		var top map[string]json.RawMessage
-		if json.Unmarshal(line, &top) != nil || top == nil {
-			return pmetric.Metrics{}, errors.New("not OTLP metrics JSON: want an object with resourceMetrics")
-		}
-		delete(top, "resourceMetrics")
-		if len(top) > 0 {
-			keys := slices.Sorted(maps.Keys(top))
-			return pmetric.Metrics{}, fmt.Errorf("not OTLP metrics JSON: no resourceMetrics, but %s (a recording of another signal?)",
-				strings.Join(keys, ", "))
-		}
-	}
-	return md, nil
-}
-
-// printable escapes control characters, which pdata's decoder quotes raw from the input.
-func printable(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, c := range s {
-		if unicode.IsControl(c) {
-			fmt.Fprintf(&b, "\\x%02x", c)
-		} else {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
 }
 
 // print writes the events, one JSON object each, and the summary.
@@ -297,9 +159,8 @@ func (r *replay) print(stdout, stderr io.Writer, metric string) int {
 		fmt.Fprintf(stderr, "k8snetio replay: writing events: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stderr, "k8snetio replay: %s, %s; %s; %s, %d anomalous; %s\n",
-		plural(r.lines, "line"), plural(r.points, "data point"),
-		r.counts.points(metric),
+	fmt.Fprintf(stderr, "k8snetio replay: %s; %s; %s, %d anomalous; %s\n",
+		r.in.summary(), r.counts.points(metric),
 		plural(r.counts.scored, "pod-span")+" scored", r.counts.anomalous,
 		plural(len(r.events), "event"))
 	return exitOK
@@ -325,14 +186,18 @@ func plural[N int | int64](n N, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// newLogger prints the engine's and the config resolver's warnings as plain stderr lines.
-func newLogger(stderr io.Writer) *zap.Logger {
+// newLogger is replay's logger.
+func newLogger(stderr io.Writer) *zap.Logger { return commandLogger(stderr, "replay") }
+
+// commandLogger prints the engine's and the config resolver's warnings as plain stderr lines
+// headed by the command's name.
+func commandLogger(stderr io.Writer, command string) *zap.Logger {
 	enc := zapcore.NewConsoleEncoder(zapcore.EncoderConfig{
 		MessageKey:       "msg",
 		LevelKey:         "level",
 		ConsoleSeparator: " ",
 		EncodeLevel: func(l zapcore.Level, e zapcore.PrimitiveArrayEncoder) {
-			e.AppendString("k8snetio replay: " + l.String() + ":")
+			e.AppendString("k8snetio " + command + ": " + l.String() + ":")
 		},
 		EncodeDuration: zapcore.StringDurationEncoder,
 		EncodeTime:     zapcore.RFC3339TimeEncoder,

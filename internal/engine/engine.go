@@ -306,7 +306,7 @@ func (e *Engine) closeSpan(p *pod, b *baseline.Baseline) {
 	start := p.spanStart
 	in, out, hasIn, hasOut := p.takeSpan()
 	if e.observer != nil {
-		e.observer.Observe(p.key, p.name, time.Unix(0, start).UTC(), in, out, hasIn, hasOut)
+		e.observer.Observe(p.key, p.ref, time.Unix(0, start).UTC(), in, out, hasIn, hasOut)
 	}
 	if !hasIn || !hasOut {
 		return // the search's ratio is null without both directions

@@ -187,11 +187,11 @@ func (r *recorder) all() []observedSpan {
 	return append([]observedSpan(nil), r.spans...)
 }
 
-// ofPod returns the spans observed for pod name.
+// ofPod returns the spans observed for pod name; the observer sees pods as "namespace/name".
 func (r *recorder) ofPod(name string) []observedSpan {
 	var out []observedSpan
 	for _, s := range r.all() {
-		if s.pod == name {
+		if s.pod[strings.LastIndexByte(s.pod, '/')+1:] == name {
 			out = append(out, s)
 		}
 	}

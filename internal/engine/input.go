@@ -195,7 +195,7 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 	service := e.namer.service(name)
 	p := &pod{
 		name: name, namespace: namespace, cluster: cluster, node: node, service: service,
-		key: cluster + ":" + service,
+		key: cluster + ":" + service, ref: namespace + "/" + name,
 	}
 	// Excluded pods hold no state, so they can neither crowd scored pods out nor grow memory.
 	if e.exclude.match(p) {

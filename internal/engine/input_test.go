@@ -470,12 +470,12 @@ func TestExclusions(t *testing.T) {
 		seen[s.pod] = true
 	}
 	for _, p := range excluded {
-		if seen[p.name] {
+		if seen[p.namespace+"/"+p.name] {
 			t.Errorf("excluded pod %s/%s/%s on %s was scored", p.cluster, p.namespace, p.name, p.node)
 		}
 	}
 	for _, p := range kept {
-		if !seen[p.name] {
+		if !seen[p.namespace+"/"+p.name] {
 			t.Errorf("pod %s/%s was excluded", p.namespace, p.name)
 		}
 	}
@@ -500,5 +500,25 @@ func TestExcludedPodsDoNotCrowdOutScoredPods(t *testing.T) {
 	}
 	if len(h.obs.ofPod(webPod.name)) != 1 || len(h.obs.ofPod(webPod2.name)) != 1 {
 		t.Errorf("observed %+v, want span 10 of both web pods", h.obs.all())
+	}
+}
+
+// TestObserverTellsSameNamedPodsApart: postgres-0 in two namespaces share a key, and the
+// learner must see two pods, not one with double the bytes.
+func TestObserverTellsSameNamedPodsApart(t *testing.T) {
+	h := newHarness(t, ratioCSV)
+	shop := podRes{uid: "u-shop", name: "postgres-0", namespace: "shop", cluster: "prod", node: "node-1"}
+	staging := podRes{uid: "u-staging", name: "postgres-0", namespace: "staging", cluster: "prod", node: "node-1"}
+	h.feed(5, traffic{shop, 0, 0}, traffic{staging, 0, 0})
+	h.feed(15, traffic{shop, 300, 100}, traffic{staging, 300, 100})
+	h.feed(25, traffic{shop, 300, 100}, traffic{staging, 300, 100})
+	refs := map[string]bool{}
+	for _, s := range h.obs.all() {
+		if s.sec == 10 {
+			refs[s.pod] = true
+		}
+	}
+	if !refs["shop/postgres-0"] || !refs["staging/postgres-0"] || len(refs) != 2 {
+		t.Fatalf("span 10 observed for %v, want shop/postgres-0 and staging/postgres-0", refs)
 	}
 }

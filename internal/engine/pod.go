@@ -9,6 +9,7 @@ type podID struct {
 type pod struct {
 	name, namespace, cluster, node, service string
 	key                                     string // "<cluster>:<service>", the baseline's key
+	ref                                     string // "<namespace>/<name>", unique within the key for the learner
 
 	series []series
 

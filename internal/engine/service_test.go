@@ -86,7 +86,7 @@ func TestKeyUsesService(t *testing.T) {
 	for _, s := range h.obs.all() {
 		keys[s.pod] = s.key
 	}
-	if keys[webPod.name] != "prod:web" || keys["web-0"] != "prod:web-0" {
+	if keys["default/"+webPod.name] != "prod:web" || keys["default/web-0"] != "prod:web-0" {
 		t.Fatalf("keys = %v, want %s -> prod:web and web-0 -> prod:web-0", keys, webPod.name)
 	}
 }
