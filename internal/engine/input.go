@@ -161,6 +161,13 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 
 // resolvePod finds or creates the pod a resource describes, or says why its points are dropped.
 func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
+	uid := stringAttr(attrs, attrPodUID)
+	if uid != "" {
+		// A known pod's identity was checked when it was first seen: skip the other lookups.
+		if p := e.pods[podID{uid: uid}]; p != nil {
+			return p, 0
+		}
+	}
 	name := stringAttr(attrs, attrPodName)
 	if name == "" {
 		return nil, DropNoPodName
@@ -174,12 +181,12 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 		return nil, DropNoCluster
 	}
 	namespace := stringAttr(attrs, attrNamespace)
-	id := podID{uid: stringAttr(attrs, attrPodUID)}
-	if id.uid == "" {
+	id := podID{uid: uid}
+	if uid == "" {
 		id = podID{cluster: cluster, namespace: namespace, name: name}
-	}
-	if p := e.pods[id]; p != nil {
-		return p, 0
+		if p := e.pods[id]; p != nil {
+			return p, 0
+		}
 	}
 	node := stringAttr(attrs, attrNodeName)
 	if node == "" {

@@ -51,7 +51,9 @@ func score(stats *[baseline.NumSignals]baseline.Stat, order []baseline.Signal, s
 		}
 		z := (v - st.Avg) / st.Stdev
 		out.z[s], out.flagged[s] = z, true
-		if b.Len() > 0 {
+		if b.Len() == 0 {
+			b.Grow(192) // one signal's text is ~150 bytes: one allocation instead of a growth series
+		} else {
 			b.WriteString(", ")
 		}
 		appendAnomalyText(&b, s, v, z, st)
