@@ -20,6 +20,7 @@ type command struct {
 var commands = []command{
 	{"replay", "run the detection over recorded metrics and print its events", runReplay},
 	{"baseline", "learn baselines from recorded metrics, merge and compare them", runBaseline},
+	{"events", "print anomaly events from a recorded logs file, optionally following it", runEvents},
 }
 
 // Exit statuses: a usage error is the command line's fault, a failure the files'.

@@ -1,0 +1,320 @@
+// Package examples holds no code: its tests keep the example configurations and manifests working.
+package examples
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/xconfmap"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
+	"github.com/k8snetio/k8snetioanomaly/processor/k8snetioanomalyprocessor"
+)
+
+// testBaseline stands in for /etc/k8snetio/baseline.csv: the collector loads the baseline when it
+// builds the pipelines, which `validate` does.
+const testBaseline = "testdata/baseline.csv"
+
+// collectorConfig is one example config for `otelcol validate`.
+type collectorConfig struct {
+	file string
+	// env holds a plausible value for every variable the file references; the test fails when
+	// the file references one that is missing here, since the collector would substitute "".
+	env map[string]string
+	// overrides replace values that only work inside a cluster (as yaml: configs merged over the
+	// file); each key must exist in the file, so an override cannot hide a renamed component.
+	overrides map[string]string
+}
+
+func TestCollectorConfigsValidate(t *testing.T) {
+	collector := os.Getenv("K8SNETIO_COLLECTOR")
+	if collector == "" {
+		t.Skip("K8SNETIO_COLLECTOR is not set (make test sets it to the ocb-built collector)")
+	}
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	demoDir := t.TempDir()
+	copyFile(t, testBaseline, filepath.Join(demoDir, "baseline.csv"))
+	agentEnv := map[string]string{
+		"K8S_NODE_NAME":    "node-a",
+		"K8S_POD_IP":       "127.0.0.1",
+		"K8S_CLUSTER_NAME": "prod",
+		"SPLUNK_HEC_URL":   "https://splunk.example.com:8088/services/collector",
+		"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
+		"OTLP_ENDPOINT":    "gateway.example.com:4317",
+	}
+	for _, c := range []collectorConfig{
+		{
+			file: "agent.yaml",
+			env:  agentEnv,
+			overrides: map[string]string{
+				"processors::k8s_netio_anomaly::baseline::path": abs(testBaseline),
+				"extensions::file_storage::directory":           t.TempDir(),
+				// auth_type serviceAccount reads the pod's token and CA when the receiver is built.
+				"receivers::kubeletstats::auth_type": "none",
+				"receivers::kubeletstats::endpoint":  "http://127.0.0.1:10255",
+			},
+		},
+		{
+			file: "gateway.yaml",
+			env: map[string]string{
+				"K8S_POD_IP":       "127.0.0.1",
+				"SPLUNK_HEC_URL":   "https://splunk.example.com:8088/services/collector",
+				"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
+				"OTLP_BACKEND":     "backend.example.com:4317",
+			},
+			overrides: map[string]string{
+				"connectors::k8s_netio_anomaly::baseline::path": abs(testBaseline),
+				"extensions::file_storage::directory":           t.TempDir(),
+			},
+		},
+		{
+			file: "demo/collector.yaml",
+			env: map[string]string{
+				"DEMO_DIR":            demoDir,
+				"DEMO_NODE1_ADDR":     "127.0.0.1:10255",
+				"DEMO_NODE2_ADDR":     "127.0.0.1:10256",
+				"DEMO_HEC_PORT":       "18088",
+				"DEMO_HEALTH_PORT":    "13133",
+				"DEMO_TELEMETRY_PORT": "18888",
+			},
+		},
+	} {
+		t.Run(c.file, func(t *testing.T) { validateWithCollector(t, collector, c) })
+	}
+}
+
+// envRef matches ${env:NAME} and the collector's bare ${NAME}.
+var envRef = regexp.MustCompile(`\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}`)
+
+func validateWithCollector(t *testing.T, collector string, c collectorConfig) {
+	data, err := os.ReadFile(c.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range envRef.FindAllStringSubmatch(string(data), -1) {
+		if _, ok := c.env[m[1]]; !ok {
+			t.Errorf("%s references ${env:%s}, which the test does not set", c.file, m[1])
+		}
+	}
+	conf := loadYAML(t, c.file)
+	args := []string{"validate", "--config", c.file}
+	for key, value := range c.overrides {
+		if !conf.IsSet(key) {
+			t.Errorf("%s has no %s to override", c.file, key)
+		}
+		args = append(args, "--config", "yaml:"+key+": "+value)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, collector, args...)
+	cmd.Env = os.Environ()
+	for k, v := range c.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("%s %s: %v\n%s", collector, strings.Join(args, " "), err, out)
+	}
+}
+
+// TestHelmValues checks what can be checked of helm/values.yaml without the chart: the chart's own
+// default agent config is rendered by Helm and is not available here, so the whole merged config
+// cannot be validated; the component's section is decoded and validated by the component's factory,
+// and the pipelines, volumes and ConfigMap are checked to fit together.
+func TestHelmValues(t *testing.T) {
+	values := loadYAML(t, "helm/values.yaml")
+	agent, err := values.Sub("agent::config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, err := agent.Sub("processors::k8s_netio_anomaly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	baselinePath := validateComponent(t, "helm/values.yaml", section)
+
+	// The processor is listed in a metrics and a logs pipeline: metrics in, events out.
+	for _, kind := range []string{"metrics", "logs"} {
+		found := false
+		for name, p := range agent.Get("service::pipelines").(map[string]any) {
+			procs, _ := p.(map[string]any)["processors"].([]any)
+			if (name == kind || strings.HasPrefix(name, kind+"/")) && slices.Contains(procs, any("k8s_netio_anomaly")) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("helm/values.yaml: no %s pipeline in agent.config lists k8s_netio_anomaly", kind)
+		}
+	}
+	mounts, _ := values.Get("agent::extraVolumeMounts").([]any)
+	volumes, _ := values.Get("agent::extraVolumes").([]any)
+	checkBaselineMount(t, "helm/values.yaml", baselinePath, mounts, volumes, values.Get("clusterName"))
+}
+
+// TestAgentDaemonSet checks that k8s/agent-daemonset.yaml gives agent.yaml what it needs.
+func TestAgentDaemonSet(t *testing.T) {
+	agent := loadYAML(t, "agent.yaml")
+	section, err := agent.Sub("processors::k8s_netio_anomaly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	baselinePath := validateComponent(t, "agent.yaml", section)
+
+	ds := loadYAML(t, "k8s/agent-daemonset.yaml")
+	containers, _ := ds.Get("spec::template::spec::containers").([]any)
+	if len(containers) != 1 {
+		t.Fatalf("k8s/agent-daemonset.yaml: want one container, got %d", len(containers))
+	}
+	container := containers[0].(map[string]any)
+	env := map[string]any{}
+	for _, e := range container["env"].([]any) {
+		e := e.(map[string]any)
+		env[e["name"].(string)] = e["value"] // nil for valueFrom
+	}
+	data, err := os.ReadFile("agent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range envRef.FindAllStringSubmatch(string(data), -1) {
+		if _, ok := env[m[1]]; !ok {
+			t.Errorf("agent.yaml references ${env:%s}, which k8s/agent-daemonset.yaml does not set", m[1])
+		}
+	}
+	mounts, _ := container["volumeMounts"].([]any)
+	volumes, _ := ds.Get("spec::template::spec::volumes").([]any)
+	checkBaselineMount(t, "k8s/agent-daemonset.yaml", baselinePath, mounts, volumes, env["K8S_CLUSTER_NAME"])
+
+	if dir := agent.Get("extensions::file_storage::directory"); !slices.ContainsFunc(mounts, func(m any) bool {
+		return m.(map[string]any)["mountPath"] == dir
+	}) {
+		t.Errorf("k8s/agent-daemonset.yaml mounts no volume at file_storage's directory %v", dir)
+	}
+	if sa := ds.Get("spec::template::spec::serviceAccountName"); sa != loadYAMLDocs(t, "k8s/rbac.yaml")[0].Get("metadata::name") {
+		t.Errorf("k8s/agent-daemonset.yaml runs as %v, not as the ServiceAccount of k8s/rbac.yaml", sa)
+	}
+}
+
+// validateComponent decodes a k8s_netio_anomaly section as the collector would (unknown keys are
+// errors), validates it, and returns its baseline path.
+func validateComponent(t *testing.T, file string, section *confmap.Conf) string {
+	t.Helper()
+	cfg := k8snetioanomalyprocessor.NewFactory().CreateDefaultConfig()
+	if err := section.Unmarshal(cfg); err != nil {
+		t.Fatalf("%s: k8s_netio_anomaly: %v", file, err)
+	}
+	if err := xconfmap.Validate(cfg); err != nil {
+		t.Fatalf("%s: k8s_netio_anomaly: %v", file, err)
+	}
+	p, _ := section.Get("baseline::path").(string)
+	return p
+}
+
+// checkBaselineMount checks that the baseline path lies in a mounted volume of the ConfigMap of
+// k8s/baseline-configmap.yaml, that the ConfigMap has the file, that it parses, and that its keys
+// belong to the cluster the deployment names.
+func checkBaselineMount(t *testing.T, file, baselinePath string, mounts, volumes []any, cluster any) {
+	t.Helper()
+	cm := loadYAMLDocs(t, "k8s/baseline-configmap.yaml")[0]
+	var volume string
+	for _, m := range mounts {
+		m := m.(map[string]any)
+		if m["mountPath"] == path.Dir(baselinePath) {
+			if _, ok := m["subPath"]; ok {
+				t.Errorf("%s: the baseline is mounted with subPath, so ConfigMap updates never reach it", file)
+			}
+			volume, _ = m["name"].(string)
+		}
+	}
+	if volume == "" {
+		t.Fatalf("%s: no volume mounted at %s, the directory of the baseline %s", file, path.Dir(baselinePath), baselinePath)
+	}
+	for _, v := range volumes {
+		v := v.(map[string]any)
+		if v["name"] != volume {
+			continue
+		}
+		if name := v["configMap"].(map[string]any)["name"]; name != cm.Get("metadata::name") {
+			t.Errorf("%s: volume %s is ConfigMap %v, not the %v of k8s/baseline-configmap.yaml", file, volume, name, cm.Get("metadata::name"))
+		}
+	}
+	csv, ok := cm.Get("data::" + path.Base(baselinePath)).(string)
+	if !ok {
+		t.Fatalf("k8s/baseline-configmap.yaml has no data key %s", path.Base(baselinePath))
+	}
+	b, err := baseline.Parse(strings.NewReader(csv), "k8s/baseline-configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(csv), "\n")[1:] {
+		key, _, _ := strings.Cut(line, ",")
+		if _, ok := b.Lookup(key); !ok || !strings.HasPrefix(key, cluster.(string)+":") {
+			t.Errorf("k8s/baseline-configmap.yaml: key %q is not a key of cluster %v, which %s names", key, cluster, file)
+		}
+	}
+}
+
+func loadYAML(t *testing.T, file string) *confmap.Conf {
+	t.Helper()
+	return loadYAMLDocs(t, file)[0]
+}
+
+// loadYAMLDocs reads the documents of a multi-document YAML file.
+func loadYAMLDocs(t *testing.T, file string) []*confmap.Conf {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []*confmap.Conf
+	for _, doc := range regexp.MustCompile(`(?m)^---$`).Split(string(data), -1) {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
+		}
+		r, err := confmap.NewRetrievedFromYAML([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		conf, err := r.AsConf()
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		docs = append(docs, conf)
+	}
+	return docs
+}
+
+func stripComments(doc string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
