@@ -17,6 +17,11 @@ test: vet fmt-check collector tools
 	K8SNETIO_COLLECTOR=$(abspath $(COLLECTOR)) K8SNETIO_BIN=$(abspath $(BIN_DIR)) \
 		$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+## e2e: only the end-to-end tests against the built collector
+e2e: collector tools
+	K8SNETIO_COLLECTOR=$(abspath $(COLLECTOR)) K8SNETIO_BIN=$(abspath $(BIN_DIR)) \
+		$(GO) test -race -count=1 -timeout 20m ./e2e/ ./examples/
+
 ## unit: the tests without building the collector (the end-to-end test skips itself)
 unit: vet fmt-check
 	$(GO) test -race -count=1 $(PKGS)
