@@ -144,11 +144,7 @@ func (e *Engine) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) {
 		e.sweep()
 		e.lastArrival, e.arrivalMark = e.set.Now(), e.watermark
 	}
-	e.batch.record(ctx, &e.tel)
-	e.tel.PodsTracked.Record(ctx, int64(len(e.pods)))
-	events := e.takePending()
-	e.mu.Unlock()
-	e.emit(ctx, events)
+	e.unlockAndEmit(ctx)
 }
 
 // Tick is the wall-clock idle flush: once no data has come for idle_flush, data time moves on
@@ -165,11 +161,7 @@ func (e *Engine) Tick(ctx context.Context) {
 			e.sweep()
 		}
 	}
-	e.batch.record(ctx, &e.tel)
-	e.tel.PodsTracked.Record(ctx, int64(len(e.pods)))
-	events := e.takePending()
-	e.mu.Unlock()
-	e.emit(ctx, events)
+	e.unlockAndEmit(ctx)
 }
 
 // Flush treats the input as ended: the span holding the newest point is complete, and every
@@ -182,10 +174,7 @@ func (e *Engine) Flush(ctx context.Context) {
 		}
 		e.sweep()
 	}
-	e.batch.record(ctx, &e.tel)
-	events := e.takePending()
-	e.mu.Unlock()
-	e.emit(ctx, events)
+	e.unlockAndEmit(ctx)
 }
 
 // ReloadBaseline re-reads the baseline file if it changed; a failure keeps the last good one.
@@ -261,6 +250,16 @@ func (e *Engine) Shutdown(ctx context.Context) {
 
 // Learner returns the baseline learner, or nil when learn.enabled is off.
 func (e *Engine) Learner() *learn.Learner { return e.learner }
+
+// unlockAndEmit records the batch's telemetry, releases the lock taken by the caller and hands
+// out the pending events, so that Emit never runs under the engine's lock.
+func (e *Engine) unlockAndEmit(ctx context.Context) {
+	e.batch.record(ctx, &e.tel)
+	e.tel.PodsTracked.Record(ctx, int64(len(e.pods)))
+	events := e.takePending()
+	e.mu.Unlock()
+	e.emit(ctx, events)
+}
 
 func (e *Engine) takePending() []Event {
 	events := e.pending
