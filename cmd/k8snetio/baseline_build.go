@@ -35,9 +35,9 @@ standard deviation (n-1) of its values, with count (the spans learned from) and 
   key,avg_inbound:outbound,avg_outbound:inbound,
   stdev_inbound:outbound,stdev_outbound:inbound,
   with learn.volumes the same four for inbound_network_io and outbound_network_io,
-  count,last_seen and one count_<signal> per signal.
-The count_<signal> columns, the number of values behind each signal, make merges exact;
-scoring ignores them. With learn.per_pod: false (the default, parity with the search) a
+  count,last_seen, and with learn.signal_counts one count_<signal> per signal.
+The count_<signal> columns, the number of values behind each signal, make merges exact
+where some spans missed a direction; scoring ignores them. With learn.per_pod: false (the default, parity with the search) a
 span gives one value per key, the mean over the service's pods that reported it; with
 learn.per_pod: true every pod's span with both directions is a value, and is counted: the
 unit the detection scores.
@@ -117,7 +117,7 @@ func runBaselineBuild(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	defer closeAll()
 
 	// Configured as the engine configures its own learner, so the statistics are the collector's.
-	learner := learn.New(learn.Config{PerPod: cfg.Learn.PerPod, Volumes: cfg.Learn.Volumes, Days: cfg.Learn.Days, Span: cfg.Span})
+	learner := learn.New(learn.Config{PerPod: cfg.Learn.PerPod, Volumes: cfg.Learn.Volumes, SignalCounts: cfg.Learn.SignalCounts, Days: cfg.Learn.Days, Span: cfg.Span})
 	var c counts
 	eng, err := engine.New(cfg, engine.Settings{
 		Logger:    logger,

@@ -72,7 +72,7 @@ func TestBaselineBuildModes(t *testing.T) {
 		name := map[bool]string{false: "parity", true: "per_pod"}[perPod]
 		t.Run(name, func(t *testing.T) {
 			cfg := writeFile(t, t.TempDir(), "config.yaml",
-				"learn:\n  per_pod: "+map[bool]string{false: "false", true: "true"}[perPod]+"\n  volumes: true\n  min_count: 0\n")
+				"learn:\n  per_pod: "+map[bool]string{false: "false", true: "true"}[perPod]+"\n  volumes: true\n  signal_counts: true\n  min_count: 0\n")
 			r := runArgs(t, "", "baseline", "build", "--config", cfg, exampleMetrics)
 			if r.code != exitOK {
 				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
@@ -87,13 +87,14 @@ func TestBaselineBuildModes(t *testing.T) {
 }
 
 func TestBaselineBuildMinCount(t *testing.T) {
-	// The default min_count, 360 spans, is more than the recording's 17.
+	// The default min_count, 360 spans, is more than the recording's 17; the default columns
+	// are exactly the baseline search's.
 	cfg := writeFile(t, t.TempDir(), "config.yaml", "span: 10s\n")
 	r := runArgs(t, "", "baseline", "build", "--config", cfg, exampleMetrics)
 	if r.code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
 	}
-	if want := "key,avg_inbound:outbound,avg_outbound:inbound,stdev_inbound:outbound,stdev_outbound:inbound,count,last_seen,count_inbound:outbound,count_outbound:inbound\n"; r.stdout != want {
+	if want := "key,avg_inbound:outbound,avg_outbound:inbound,stdev_inbound:outbound,stdev_outbound:inbound,count,last_seen\n"; r.stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
 	}
 	if !strings.HasSuffix(r.stderr, "; 0 keys written, from 1 UTC day; 3 keys left out with a count below learn.min_count (360)\n") {
@@ -117,6 +118,7 @@ processors:
       enabled: true
       path: `+learnPath+`
       volumes: true
+      signal_counts: true
       min_count: 10
     exclude:
       - pod: ^fluentd-

@@ -15,7 +15,7 @@ func TestBaselineMergeHalves(t *testing.T) {
 	for _, perPod := range []string{"false", "true"} {
 		t.Run("per_pod "+perPod, func(t *testing.T) {
 			dir := t.TempDir()
-			cfg := writeFile(t, dir, "config.yaml", "learn:\n  per_pod: "+perPod+"\n  volumes: true\n  min_count: 0\n")
+			cfg := writeFile(t, dir, "config.yaml", "learn:\n  per_pod: "+perPod+"\n  volumes: true\n  signal_counts: true\n  min_count: 0\n")
 			first := writeFile(t, dir, "first.jsonl", strings.Join(lines[:18], ""))
 			second := writeFile(t, dir, "second.jsonl", strings.Join(lines[16:], ""))
 			build := func(out string, inputs ...string) baselineValues {

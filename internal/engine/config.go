@@ -83,6 +83,9 @@ type LearnConfig struct {
 	PerPod bool `mapstructure:"per_pod"`
 	// Volumes also learns inbound_network_io and outbound_network_io.
 	Volumes bool `mapstructure:"volumes"`
+	// SignalCounts appends count_<signal> columns (each signal's number of values), which
+	// make merges of learned files exact where some spans missed a direction.
+	SignalCounts bool `mapstructure:"signal_counts"`
 	// MinCount leaves out keys learned from fewer spans, so a young baseline does not score.
 	MinCount int64 `mapstructure:"min_count"`
 	// Storage names a storage extension (e.g. file_storage) that keeps the learning state

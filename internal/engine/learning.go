@@ -18,7 +18,7 @@ type StateStore interface {
 }
 
 func newLearner(cfg LearnConfig, span int64) *learn.Learner {
-	return learn.New(learn.Config{PerPod: cfg.PerPod, Volumes: cfg.Volumes, Days: cfg.Days, Span: time.Duration(span)})
+	return learn.New(learn.Config{PerPod: cfg.PerPod, Volumes: cfg.Volumes, SignalCounts: cfg.SignalCounts, Days: cfg.Days, Span: time.Duration(span)})
 }
 
 // restoreLearning loads the saved days; a damaged entry is reported and skipped, the rest kept.

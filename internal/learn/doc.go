@@ -43,11 +43,12 @@
 //
 //	key,avg_inbound:outbound,avg_outbound:inbound,stdev_inbound:outbound,stdev_outbound:inbound,
 //	[avg_inbound_network_io,avg_outbound_network_io,stdev_inbound_network_io,stdev_outbound_network_io,]
-//	count,last_seen,count_inbound:outbound,count_outbound:inbound[,count_inbound_network_io,count_outbound_network_io]
+//	count,last_seen[,count_inbound:outbound,count_outbound:inbound[,count_inbound_network_io,count_outbound_network_io]]
 //
 // The section 7 ratio columns come first, unchanged; the volume block follows in the same
 // avgs-then-stdevs order (Splunk's `stats avg(*) stdev(*)`); then count and last_seen;
-// then one count_<S> per signal: the number of values behind that signal, named as
+// by default that is all, exactly the search's lookup. With Config.SignalCounts there follows
+// one count_<S> per signal: the number of values behind that signal, named as
 // Splunk's count(<S>) would name it. These are needed because a signal's n is smaller
 // than count whenever a direction was missing or zero in some span, and
 // M2 = stdev²·(n-1) can only be rebuilt, and files merged exactly, with the true n. They

@@ -22,6 +22,10 @@ const (
 type Config struct {
 	// PerPod learns per pod-span instead of per key-span (see the package doc).
 	PerPod bool
+	// SignalCounts appends one count_<S> column per signal, each signal's exact number of
+	// values, so that files merge exactly even where a direction was missing in some spans.
+	// Off, the file has exactly the search's columns.
+	SignalCounts bool
 	// Volumes adds the inbound_network_io and outbound_network_io signals to the table.
 	// They are always accumulated, so the flag can change without losing state.
 	Volumes bool
@@ -326,7 +330,7 @@ func dayOf(ns int64) int64 {
 func (l *Learner) Table() *Table {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t := &Table{Rows: map[string]*Row{}, Volumes: l.cfg.Volumes, SignalCounts: true}
+	t := &Table{Rows: map[string]*Row{}, Volumes: l.cfg.Volumes, SignalCounts: l.cfg.SignalCounts}
 	days := make([]int64, 0, len(l.days))
 	for d := range l.days {
 		days = append(days, d)

@@ -44,7 +44,7 @@ func TestCSVColumns(t *testing.T) {
 			"count_inbound:outbound,count_outbound:inbound,count_inbound_network_io,count_outbound_network_io"},
 	}
 	for _, c := range cases {
-		out := csvOf(t, build(Config{Volumes: c.volumes}, data))
+		out := csvOf(t, build(Config{Volumes: c.volumes, SignalCounts: true}, data))
 		lines := strings.Split(out, "\n")
 		if lines[0] != c.header {
 			t.Errorf("volumes=%t header\n got %s\nwant %s", c.volumes, lines[0], c.header)
@@ -59,7 +59,7 @@ func TestCSVColumns(t *testing.T) {
 func TestCSVRoundTrip(t *testing.T) {
 	data := gen(7, 2, 300)
 	for _, volumes := range []bool{false, true} {
-		first := csvOf(t, build(Config{Volumes: volumes}, data))
+		first := csvOf(t, build(Config{Volumes: volumes, SignalCounts: true}, data))
 		again := csvOf(t, readCSV(t, first, "base.csv"))
 		if first != again {
 			t.Errorf("volumes=%t: round trip differs:\n%s\nvs\n%s", volumes, first, again)
@@ -197,7 +197,7 @@ func TestMergeEqualsUnion(t *testing.T) {
 			if len(a) < len(data)/4 || len(b) < len(data)/4 {
 				t.Fatalf("%s: unbalanced split %d/%d", name, len(a), len(b))
 			}
-			cfg := Config{PerPod: perPod, Volumes: true}
+			cfg := Config{PerPod: perPod, Volumes: true, SignalCounts: true}
 			whole := build(cfg, data)
 			ta, tb := build(cfg, a), build(cfg, b)
 			m, err := Merge(ta, tb)
@@ -268,5 +268,19 @@ func TestWriteFile(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// TestDefaultColumnsAreTheSearchs: without signal_counts the learned file has exactly the
+// baseline search's lookup columns (section 7), and the volume block only when asked for.
+func TestDefaultColumnsAreTheSearchs(t *testing.T) {
+	l := New(Config{})
+	start := time.Unix(1764547200, 0).UTC()
+	l.Observe("c:web", "ns/web-1", start, 100, 50, true, true)
+	l.Advance(start.Add(time.Minute))
+	l.Flush()
+	got := strings.SplitN(csvOf(t, l.Table()), "\n", 2)[0]
+	if want := "key,avg_inbound:outbound,avg_outbound:inbound,stdev_inbound:outbound,stdev_outbound:inbound,count,last_seen"; got != want {
+		t.Fatalf("header\n got %s\nwant %s", got, want)
 	}
 }
