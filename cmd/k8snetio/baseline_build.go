@@ -37,8 +37,9 @@ standard deviation (n-1) of its values, with count (the spans learned from) and 
   with learn.volumes the same four for inbound_network_io and outbound_network_io,
   count,last_seen, and with learn.signal_counts one count_<signal> per signal.
 The count_<signal> columns, the number of values behind each signal, make merges exact
-where some spans missed a direction; scoring ignores them. With learn.per_pod: false (the default, parity with the search) a
-span gives one value per key, the mean over the service's pods that reported it; with
+where some spans missed a direction; scoring ignores them. With learn.per_pod: false
+(the default, parity with the search) a span gives one value per key, the mean over the
+service's pods that reported it; with
 learn.per_pod: true every pod's span with both directions is a value, and is counted: the
 unit the detection scores.
 
