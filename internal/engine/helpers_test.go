@@ -291,6 +291,8 @@ func newHarness(t *testing.T, csv string, opts ...func(*Config)) *harness {
 	must(err)
 	tel.BaselineReloadFailures, err = meter.Int64Counter("baseline_reload_failures")
 	must(err)
+	tel.LearnWriteFailures, err = meter.Int64Counter("learn_write_failures")
+	must(err)
 	e, err := New(cfg, Settings{
 		Telemetry: tel,
 		Emit: func(_ context.Context, evs []Event) {
