@@ -118,7 +118,7 @@ func runBaselineBuild(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	defer closeAll()
 
 	// Configured as the engine configures its own learner, so the statistics are the collector's.
-	learner := learn.New(learn.Config{PerPod: cfg.Learn.PerPod, Volumes: cfg.Learn.Volumes, SignalCounts: cfg.Learn.SignalCounts, Days: cfg.Learn.Days, Span: cfg.Span})
+	learner := engine.NewLearner(cfg)
 	var c counts
 	eng, err := engine.New(cfg, engine.Settings{
 		Logger:    logger,

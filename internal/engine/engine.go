@@ -120,7 +120,7 @@ func New(cfg Config, set Settings) (*Engine, error) {
 		observer:  set.Observer,
 	}
 	if cfg.Learn.Enabled {
-		e.learner = newLearner(cfg.Learn, e.span)
+		e.learner = NewLearner(cfg)
 		e.observer = e.learner
 	}
 	e.tel.BaselineKeys.Record(context.Background(), int64(reloader.Current().Len()))

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"sort"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -17,8 +16,10 @@ type StateStore interface {
 	Save(ctx context.Context, entries map[string][]byte) error
 }
 
-func newLearner(cfg LearnConfig, span int64) *learn.Learner {
-	return learn.New(learn.Config{PerPod: cfg.PerPod, Volumes: cfg.Volumes, SignalCounts: cfg.SignalCounts, Days: cfg.Days, Span: time.Duration(span)})
+// NewLearner is the baseline learner cfg asks for; the engine and `k8snetio baseline build` share it.
+func NewLearner(cfg Config) *learn.Learner {
+	l := cfg.Learn
+	return learn.New(learn.Config{PerPod: l.PerPod, Volumes: l.Volumes, SignalCounts: l.SignalCounts, Days: l.Days, Span: cfg.Span})
 }
 
 // restoreLearning loads the saved days; a damaged entry is reported and skipped, the rest kept.
