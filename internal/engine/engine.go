@@ -31,7 +31,8 @@ type Settings struct {
 	Telemetry Telemetry
 	// Emit receives events; it is called without the engine's lock held.
 	Emit func(context.Context, []Event)
-	// Observer, when set, sees every closed pod-span.
+	// Observer, when set, sees every closed pod-span; with learn.enabled the engine's own
+	// learner takes its place.
 	Observer SpanObserver
 	// Now is the wall clock, replaceable in tests.
 	Now func() time.Time
@@ -66,7 +67,7 @@ type Engine struct {
 	sweptThrough  int64 // every span ending at or before it has been scored
 	lastArrival   time.Time
 	arrivalMark   int64 // watermark when data last arrived, the base of the idle flush
-	warnedMissing [numDropReasons]bool
+	warned [numDropReasons]bool
 
 	stop chan struct{}
 	done chan struct{}

@@ -217,8 +217,8 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 }
 
 func (e *Engine) warnOnce(r DropReason, msg string) {
-	if !e.warnedMissing[r] {
-		e.warnedMissing[r] = true
+	if !e.warned[r] {
+		e.warned[r] = true
 		e.set.Logger.Warn(msg+"; see the component's datapoints_dropped telemetry for counts", zap.String("reason", r.String()))
 	}
 }
