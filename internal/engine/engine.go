@@ -59,15 +59,15 @@ type Engine struct {
 	batch   tally
 	pending []Event
 
-	span          int64
-	lateness      int64
-	newest        int64 // newest point time seen, Unix ns
-	seen          bool
-	watermark     int64 // spans ending at or before it are complete
-	sweptThrough  int64 // every span ending at or before it has been scored
-	lastArrival   time.Time
-	arrivalMark   int64 // watermark when data last arrived, the base of the idle flush
-	warned [numDropReasons]bool
+	span         int64
+	lateness     int64
+	newest       int64 // newest point time seen, Unix ns
+	seen         bool
+	watermark    int64 // spans ending at or before it are complete
+	sweptThrough int64 // every span ending at or before it has been scored
+	lastArrival  time.Time
+	arrivalMark  int64 // watermark when data last arrived, the base of the idle flush
+	warned       [numDropReasons]bool
 
 	stop chan struct{}
 	done chan struct{}
