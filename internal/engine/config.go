@@ -55,8 +55,18 @@ type Config struct {
 
 	// Lateness holds a span open this long after the newest data time seen.
 	Lateness time.Duration `mapstructure:"lateness"`
-	// IdleFlush advances data time with the wall clock once no data has arrived for this long.
+	// IdleFlush advances a source's data time with the wall clock once no data has come from
+	// it for this long.
 	IdleFlush time.Duration `mapstructure:"idle_flush"`
+	// MaxClockSkew is how far ahead of the wall clock (live) or of its source's data time
+	// (replay) a point may be; points further ahead are dropped as "future" and move no time.
+	MaxClockSkew time.Duration `mapstructure:"max_clock_skew"`
+
+	// Storage names a storage extension (e.g. file_storage) that keeps the detection state
+	// (counters, open spans and windows) and the learning state across restarts.
+	Storage string `mapstructure:"storage"`
+	// CheckpointInterval is how often that state is saved besides at shutdown.
+	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 
 	// Exclude drops matching pods before scoring (the search's filter macro).
 	Exclude []ExcludeRule `mapstructure:"exclude"`
@@ -88,9 +98,11 @@ type LearnConfig struct {
 	SignalCounts bool `mapstructure:"signal_counts"`
 	// MinCount leaves out keys learned from fewer spans, so a young baseline does not score.
 	MinCount int64 `mapstructure:"min_count"`
-	// Storage names a storage extension (e.g. file_storage) that keeps the learning state
-	// across restarts; empty keeps it in memory only.
+	// Storage is the older name of the top-level storage key, still accepted.
 	Storage string `mapstructure:"storage"`
+	// Exclude applies the exclude rules to learning too; by default they only keep pods from
+	// being scored, so that the learned baseline is the baseline search's.
+	Exclude bool `mapstructure:"exclude"`
 }
 
 // DirectionConfig maps the direction attribute onto inbound and outbound.
@@ -104,6 +116,8 @@ type DirectionConfig struct {
 type BaselineConfig struct {
 	Path           string        `mapstructure:"path"`
 	ReloadInterval time.Duration `mapstructure:"reload_interval"`
+	// MaxBytes refuses a baseline file larger than this.
+	MaxBytes int64 `mapstructure:"max_bytes"`
 }
 
 // ExcludeRule drops a pod when every pattern it sets matches (unanchored regular expressions).
@@ -128,7 +142,12 @@ type LimitsConfig struct {
 	MaxPods int `mapstructure:"max_pods"`
 	// PodExpiry forgets a pod not seen for this long (in data time), once its spans are scored.
 	PodExpiry time.Duration `mapstructure:"pod_expiry"`
+	// MaxInterfaces caps the interfaces tracked per pod; points of further ones are dropped.
+	MaxInterfaces int `mapstructure:"max_interfaces"`
 }
+
+// DefaultBaselineMaxBytes bounds what a baseline reload reads (256 MiB).
+const DefaultBaselineMaxBytes = 256 << 20
 
 // DefaultConfig reproduces the two searches.
 func DefaultConfig() Config {
@@ -143,16 +162,26 @@ func DefaultConfig() Config {
 		MaxAnomalies:       100,
 		Mode:               ModeWindow,
 		ServicePattern:     DefaultServicePattern,
-		Baseline:           BaselineConfig{ReloadInterval: time.Minute},
+		Baseline:           BaselineConfig{ReloadInterval: time.Minute, MaxBytes: DefaultBaselineMaxBytes},
 		Lateness:           30 * time.Second,
 		IdleFlush:          time.Minute,
+		MaxClockSkew:       5 * time.Minute,
+		CheckpointInterval: time.Minute,
 		Event: EventConfig{
 			Sourcetype: "k8s:netio:anomaly",
 			Source:     "k8s_netio_anomaly",
 		},
-		Limits: LimitsConfig{MaxPods: 100000, PodExpiry: 10 * time.Minute},
+		Limits: LimitsConfig{MaxPods: 100000, PodExpiry: 10 * time.Minute, MaxInterfaces: 16},
 		Learn:  LearnConfig{WriteInterval: 15 * time.Minute, Days: 30, MinCount: 360},
 	}
+}
+
+// StorageID is the storage extension that keeps state: storage, or its older name learn.storage.
+func (c *Config) StorageID() string {
+	if c.Storage != "" {
+		return c.Storage
+	}
+	return c.Learn.Storage
 }
 
 // Validate reports every bad value, each naming its field.
@@ -215,6 +244,18 @@ func (c *Config) Validate() error {
 	if c.IdleFlush < 0 {
 		bad("idle_flush", "must not be negative (0 disables it), got %s", c.IdleFlush)
 	}
+	if c.MaxClockSkew <= 0 {
+		bad("max_clock_skew", "must be positive, got %s", c.MaxClockSkew)
+	}
+	if c.Storage != "" && c.Learn.Storage != "" && c.Storage != c.Learn.Storage {
+		bad("learn.storage", "is the older name of storage; both are set and differ (%q, %q)", c.Learn.Storage, c.Storage)
+	}
+	if c.CheckpointInterval <= 0 {
+		bad("checkpoint_interval", "must be positive, got %s", c.CheckpointInterval)
+	}
+	if c.Baseline.MaxBytes < 1 {
+		bad("baseline.max_bytes", "must be positive, got %d", c.Baseline.MaxBytes)
+	}
 	for i, r := range c.Exclude {
 		if r == (ExcludeRule{}) {
 			bad(fmt.Sprintf("exclude[%d]", i), "sets no pattern; it would drop every pod")
@@ -236,6 +277,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.PodExpiry <= 0 {
 		bad("limits.pod_expiry", "must be positive, got %s", c.Limits.PodExpiry)
+	}
+	if c.Limits.MaxInterfaces < 1 {
+		bad("limits.max_interfaces", "must be at least 1, got %d", c.Limits.MaxInterfaces)
 	}
 	if c.Learn.Enabled {
 		if c.Learn.Path == "" {

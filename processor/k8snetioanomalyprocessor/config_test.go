@@ -37,18 +37,21 @@ func TestLoadConfig(t *testing.T) {
 		ClusterName:        "prod",
 		NodeName:           "node-1",
 		ServicePattern:     `-[a-z0-9]{5}$`,
-		Baseline:           engine.BaselineConfig{Path: "/etc/k8snetio/baseline.csv", ReloadInterval: 5 * time.Minute},
+		Baseline:           engine.BaselineConfig{Path: "/etc/k8snetio/baseline.csv", ReloadInterval: 5 * time.Minute, MaxBytes: 1 << 20},
 		Lateness:           time.Minute,
 		IdleFlush:          2 * time.Minute,
+		MaxClockSkew:       time.Minute,
+		Storage:            "file_storage/state",
+		CheckpointInterval: 30 * time.Second,
 		Exclude: []engine.ExcludeRule{
 			{Namespace: "^kube-system$"},
 			{Cluster: "^dev$", Pod: "^debug-"},
 		},
 		Event:  engine.EventConfig{Sourcetype: "kube:netio", Source: "otel", Index: "k8s_security"},
-		Limits: engine.LimitsConfig{MaxPods: 5000, PodExpiry: 30 * time.Minute},
+		Limits: engine.LimitsConfig{MaxPods: 5000, PodExpiry: 30 * time.Minute, MaxInterfaces: 4},
 		Learn: engine.LearnConfig{
 			Enabled: true, Path: "/var/lib/k8snetio/learned.csv", WriteInterval: time.Hour, Days: 7,
-			PerPod: true, Volumes: true, MinCount: 100, Storage: "file_storage/learn",
+			PerPod: true, Volumes: true, MinCount: 100, Storage: "file_storage/state", Exclude: true,
 		},
 	}
 
