@@ -121,11 +121,12 @@ func runBaselineBuild(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	learner := engine.NewLearner(cfg)
 	var c counts
 	eng, err := engine.New(cfg, engine.Settings{
-		Logger:    logger,
-		Telemetry: c.telemetry(),
-		Baseline:  empty,
-		Observer:  learner,
-		Emit:      func(context.Context, []engine.Event) {}, // nothing is scored against an empty baseline
+		Logger:       logger,
+		Telemetry:    c.telemetry(),
+		Baseline:     empty,
+		DataTimeOnly: true,
+		Observer:     learner,
+		Emit:         func(context.Context, []engine.Event) {}, // nothing is scored against an empty baseline
 	})
 	if err != nil {
 		return failure(stderr, command, err)

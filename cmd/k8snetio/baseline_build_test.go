@@ -120,6 +120,7 @@ processors:
       volumes: true
       signal_counts: true
       min_count: 10
+      exclude: true
     exclude:
       - pod: ^fluentd-
 service: {}
@@ -130,6 +131,26 @@ service: {}
 	}
 	wantBaselineNear(t, parseBaseline(t, r.stdout), parseBaseline(t, readFile(t, filepath.Join(baselineDir, "expected.csv"))), 1e-12)
 	wantNoFile(t, learnPath)
+}
+
+// TestBaselineBuildLearnsExcludedPods: exclusions are the detection's filter macro, which the
+// baseline search does not apply: without learn.exclude, fluentd (excluded from scoring) is
+// learned, so its key is written next to the others, from all its 17 spans.
+func TestBaselineBuildLearnsExcludedPods(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "config.yaml", "span: 10s\nexclude:\n  - namespace: ^logging$\nlearn:\n  min_count: 10\n")
+	r := runArgs(t, "", "baseline", "build", "--config", cfg, exampleMetrics)
+	if r.code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	b := parseBaseline(t, r.stdout)
+	for _, key := range []string{"demo:fluentd", "demo:web", "demo:postgres-0"} {
+		if _, ok := b.rows[key]; !ok {
+			t.Errorf("key %s not learned; stdout:\n%s", key, r.stdout)
+		}
+	}
+	if n := b.rows["demo:fluentd"]["count"]; n != 17 {
+		t.Errorf("demo:fluentd count = %v, want 17", n)
+	}
 }
 
 func TestBaselineBuildBadConfig(t *testing.T) {

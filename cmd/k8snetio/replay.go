@@ -97,9 +97,10 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	r := &replay{}
 	eng, err := engine.New(cfg, engine.Settings{
-		Logger:    logger,
-		Telemetry: r.counts.telemetry(),
-		Baseline:  reloader,
+		Logger:       logger,
+		Telemetry:    r.counts.telemetry(),
+		Baseline:     reloader,
+		DataTimeOnly: true,
 		// Buffered, not printed: a bad line later in the input must leave stdout empty.
 		Emit: func(_ context.Context, evs []engine.Event) { r.events = append(r.events, evs...) },
 	})

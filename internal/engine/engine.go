@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -38,8 +39,11 @@ type Settings struct {
 	Now func() time.Time
 	// Baseline, when set, is used instead of loading cfg.Baseline.Path.
 	Baseline *baseline.Reloader
-	// State, when set with learn.enabled, keeps the learning state across restarts.
+	// State, when set, keeps the detection state and the learning state across restarts.
 	State StateStore
+	// DataTimeOnly says there is no wall clock (replay, baseline build): a point is judged too
+	// far ahead against its source's data time, not against Now.
+	DataTimeOnly bool
 }
 
 // Engine is safe for concurrent use.
@@ -55,19 +59,15 @@ type Engine struct {
 
 	mu      sync.Mutex
 	pods    map[podID]*pod
-	windows windows
+	sources map[string]*source // by node: each has its own data time
 	batch   tally
 	pending []Event
 
-	span         int64
-	lateness     int64
-	newest       int64 // newest point time seen, Unix ns
-	seen         bool
-	watermark    int64 // spans ending at or before it are complete
-	sweptThrough int64 // every span ending at or before it has been scored
-	lastArrival  time.Time
-	arrivalMark  int64 // watermark when data last arrived, the base of the idle flush
-	warned       [numDropReasons]bool
+	span, lateness, skew int64
+	batchSeq             uint64    // tells the sources one batch touched from those of earlier ones
+	touched              []*source // the sources the current batch gave usable points
+	observedThrough      int64     // what the observer was last told is complete
+	warned               [numDropReasons]bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -115,9 +115,10 @@ func New(cfg Config, set Settings) (*Engine, error) {
 		exclude:   exclude,
 		baselines: reloader,
 		pods:      map[podID]*pod{},
-		windows:   newWindows(cfg.Window, cfg.MaxAnomalies),
+		sources:   map[string]*source{},
 		span:      int64(cfg.Span),
 		lateness:  int64(cfg.Lateness),
+		skew:      int64(cfg.MaxClockSkew),
 		observer:  set.Observer,
 	}
 	if cfg.Learn.Enabled {
@@ -134,47 +135,57 @@ func (e *Engine) Baseline() *baseline.Baseline { return e.baselines.Current() }
 // ConsumeMetrics feeds one batch; it never modifies md.
 func (e *Engine) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) {
 	e.mu.Lock()
-	newest, any := e.ingest(md)
-	if any {
-		if !e.seen || newest > e.newest {
-			e.newest, e.seen = newest, true
-		}
-		if wm := e.newest - e.lateness; wm > e.watermark {
-			e.watermark = wm
-		}
-		e.sweep()
-		e.lastArrival, e.arrivalMark = e.set.Now(), e.watermark
+	now := e.set.Now()
+	e.batchSeq++
+	e.ingest(md, now)
+	for _, src := range e.touched {
+		src.lastArrival, src.arrivalNewest = now, src.newest
+		e.sweep(src)
 	}
+	e.touched = e.touched[:0]
+	e.advanceObserver()
 	e.unlockAndEmit(ctx)
 }
 
-// Tick is the wall-clock idle flush: once no data has come for idle_flush, data time moves on
-// with the wall clock, so that the last spans and windows close when traffic stops.
+// Tick is the wall-clock idle flush. Once a source has sent nothing for idle_flush, its data
+// time moves on with the wall clock, idle_flush behind it: a span or window of a quiet source
+// closes when its end + lateness + idle_flush has passed on the source's clock, so that the
+// backlog an agent's exporter delivers when it comes back still counts.
 func (e *Engine) Tick(ctx context.Context) {
 	if e.cfg.IdleFlush <= 0 {
 		return
 	}
 	e.mu.Lock()
 	now := e.set.Now()
-	if e.seen && now.Sub(e.lastArrival) >= e.cfg.IdleFlush {
-		if wm := e.arrivalMark + int64(now.Sub(e.lastArrival)); wm > e.watermark {
-			e.watermark = wm
-			e.sweep()
+	for _, src := range e.sources {
+		quiet := now.Sub(src.lastArrival)
+		if !src.seen || quiet < e.cfg.IdleFlush {
+			continue
+		}
+		if wm := src.arrivalNewest - e.lateness + int64(quiet-e.cfg.IdleFlush); wm > src.watermark {
+			src.watermark = wm
+			e.sweep(src)
 		}
 	}
+	e.advanceObserver()
 	e.unlockAndEmit(ctx)
 }
 
-// Flush treats the input as ended: the span holding the newest point is complete, and every
-// window ending by then closes. A window still open in data time is not reported.
+// Flush treats the input as ended: for each source the span holding its newest point is
+// complete, and every window ending by then closes. A window still open in data time is not
+// reported.
 func (e *Engine) Flush(ctx context.Context) {
 	e.mu.Lock()
-	if e.seen {
-		if end := floorTo(e.newest, e.span) + e.span; end > e.watermark {
-			e.watermark = end
+	for _, src := range e.sources {
+		if !src.seen {
+			continue
 		}
-		e.sweep()
+		if end := floorTo(src.newest, e.span) + e.span; end > src.watermark {
+			src.watermark = end
+		}
+		e.sweep(src)
 	}
+	e.advanceObserver()
 	e.unlockAndEmit(ctx)
 }
 
@@ -277,38 +288,79 @@ func (e *Engine) emit(ctx context.Context, events []Event) {
 	e.set.Emit(ctx, events)
 }
 
-// sweep scores every span that the watermark has passed, closes finished windows and forgets
-// idle pods. It runs the O(pods) loop only when the watermark crosses a span boundary.
-func (e *Engine) sweep() {
-	through := floorTo(e.watermark, e.span)
-	if through <= e.sweptThrough {
+// sweep scores the source's spans that its watermark has passed, closes its finished windows and
+// forgets its idle pods. It runs the O(pods) loop only when the watermark crosses a span boundary,
+// or when a backlog brought points for spans it had passed already.
+func (e *Engine) sweep(src *source) {
+	through := floorTo(src.watermark, e.span)
+	if through <= src.swept && !src.catchUp {
 		return
 	}
+	through = max(through, src.swept)
+	src.catchUp = false
 	expireBefore := through - int64(e.cfg.Limits.PodExpiry)
 	b := e.baselines.Current()
-	for id, p := range e.pods {
-		if p.spanOpen && p.spanStart+e.span <= through {
-			e.closeSpan(p, b)
+	for id, p := range src.pods {
+		if p.pending > 0 {
+			e.closeSpans(p, through, b)
 		}
-		if !p.spanOpen && p.lastSeen < expireBefore {
+		if p.pending == 0 && p.lastSeen < expireBefore {
+			delete(src.pods, id)
 			delete(e.pods, id)
 		}
 	}
-	e.sweptThrough = through
-	e.pending = e.windows.closeThrough(through, e.cfg.CountThreshold, e.pending)
-	if e.observer != nil {
+	src.swept = through
+	e.pending = src.windows.closeThrough(through, e.cfg.CountThreshold, e.pending)
+	if len(src.pods) == 0 && len(src.windows.open) == 0 {
+		delete(e.sources, src.name)
+	}
+}
+
+// advanceObserver tells the learner which spans are complete everywhere: those every source has
+// scored.
+func (e *Engine) advanceObserver() {
+	if e.observer == nil || len(e.sources) == 0 {
+		return
+	}
+	through := int64(math.MaxInt64)
+	for _, src := range e.sources {
+		through = min(through, src.swept)
+	}
+	if through > e.observedThrough {
+		e.observedThrough = through
 		e.observer.Advance(time.Unix(0, through).UTC())
 	}
 }
 
-// closeSpan scores the pod's open span: the search's per-span stats, lookup and foreach.
-func (e *Engine) closeSpan(p *pod, b *baseline.Baseline) {
-	start := p.spanStart
-	in, out, hasIn, hasOut := p.takeSpan()
-	if e.observer != nil {
-		e.observer.Observe(p.key, p.ref, time.Unix(0, start).UTC(), in, out, hasIn, hasOut)
+// closeSpans scores the pod's buffered spans that end at or before through, oldest first.
+func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
+	for {
+		first, ok := p.firstBuffered()
+		if !ok {
+			return
+		}
+		start := floorTo(first, e.span)
+		if start+e.span > through {
+			return
+		}
+		var sums podSpan
+		for i := range p.series {
+			p.pending -= p.series[i].takeSpan(start+e.span, &sums)
+		}
+		p.scoredThrough = start + e.span
+		e.closeSpan(p, start, sums, b)
 	}
-	if !hasIn || !hasOut {
+}
+
+// closeSpan scores one pod-span: the search's per-span stats, lookup and foreach.
+func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline) {
+	if !sp.hasIn && !sp.hasOut {
+		return // only priming points: nothing was measured
+	}
+	if e.observer != nil {
+		e.observer.Observe(p.key, p.ref, time.Unix(0, start).UTC(), sp.in, sp.out, sp.hasIn, sp.hasOut)
+	}
+	if !sp.hasIn || !sp.hasOut || p.excluded {
 		return // the search's ratio is null without both directions
 	}
 	e.batch.scored++
@@ -316,16 +368,17 @@ func (e *Engine) closeSpan(p *pod, b *baseline.Baseline) {
 	if !ok {
 		return
 	}
-	v := score(stats, b.Signals(), computeSignals(in, out), e.cfg.StdevMultiplier)
+	v := score(stats, b.Signals(), computeSignals(sp.in, sp.out), e.cfg.StdevMultiplier)
 	if v.text == "" {
 		return
 	}
 	e.batch.anomalous++
-	wstart := e.windows.startOf(start)
+	w := &p.src.windows
+	wstart := w.startOf(start)
 	g := groupKey{cluster: p.cluster, node: p.node, pod: p.name, namespace: p.namespace, service: p.service}
-	c := e.windows.add(wstart, g, &v)
+	c := w.add(wstart, g, &v)
 	if e.cfg.Mode == ModeImmediate && !c.emitted && c.count > e.cfg.CountThreshold {
 		c.emitted = true
-		e.pending = append(e.pending, e.windows.event(wstart, g, c, start))
+		e.pending = append(e.pending, w.event(wstart, g, c, start))
 	}
 }

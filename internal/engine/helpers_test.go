@@ -248,9 +248,12 @@ func replaceFile(t testing.TB, path, content string) {
 	}
 }
 
+// testConfig has no lateness: a span closes as soon as a later point of its source arrives, which
+// keeps the scenarios short; the tests of lateness set it.
 func testConfig(path string) Config {
 	cfg := DefaultConfig()
 	cfg.Baseline.Path = path
+	cfg.Lateness = 0
 	return cfg
 }
 

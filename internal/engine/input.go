@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -27,8 +28,9 @@ const (
 	gaugePoint
 )
 
-// ingest walks one batch and returns the newest timestamp among the points it looked at.
-func (e *Engine) ingest(md pmetric.Metrics) (newest int64, any bool) {
+// ingest walks one batch and feeds its points to their pods' reorder buffers; the sources that
+// got usable points are marked for a sweep.
+func (e *Engine) ingest(md pmetric.Metrics, now time.Time) {
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -47,18 +49,14 @@ func (e *Engine) ingest(md pmetric.Metrics) (newest int64, any bool) {
 					p, reason = e.resolvePod(rm.Resource().Attributes())
 					resolved = true
 				}
-				n, ts := e.ingestMetric(m, p, reason)
-				if n > 0 && (!any || ts > newest) {
-					newest, any = ts, true
-				}
+				e.ingestMetric(m, p, reason, now)
 			}
 		}
 	}
-	return newest, any
 }
 
 // ingestMetric feeds one metric's points to pod p, or drops them all for reason when p is nil.
-func (e *Engine) ingestMetric(m pmetric.Metric, p *pod, reason DropReason) (seen int, newest int64) {
+func (e *Engine) ingestMetric(m pmetric.Metric, p *pod, reason DropReason, now time.Time) {
 	var dps pmetric.NumberDataPointSlice
 	var kind pointKind
 	switch m.Type() {
@@ -71,31 +69,25 @@ func (e *Engine) ingestMetric(m pmetric.Metric, p *pod, reason DropReason) (seen
 		dps, kind = m.Gauge().DataPoints(), gaugePoint
 	default:
 		e.batch.dropped[DropUnsupportedType] += int64(dataPointCount(m))
-		return 0, 0
+		return
 	}
 	if p == nil {
 		e.batch.dropped[reason] += int64(dps.Len())
-		return 0, 0
+		return
 	}
 	for i := 0; i < dps.Len(); i++ {
-		dp := dps.At(i)
-		ts := int64(dp.Timestamp())
-		// Only usable points move data time, so one bad point cannot make the rest late.
-		if e.ingestPoint(p, dp, kind, ts) && (seen == 0 || ts > newest) {
-			newest = ts
-			seen++
+		if r := e.ingestPoint(p, dps.At(i), kind, now); r != 0 {
+			e.batch.drop(r)
 		}
 	}
-	return seen, newest
 }
 
-// ingestPoint reports whether the point was used (a priming point counts as used).
-func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind, ts int64) bool {
+// ingestPoint buffers one point of pod p, or says why it is dropped.
+func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind, now time.Time) DropReason {
 	attrs := dp.Attributes()
 	dir, ok := attrs.Get(e.cfg.Direction.Attribute)
 	if !ok {
-		e.batch.drop(DropUnknownDirection)
-		return false
+		return DropUnknownDirection
 	}
 	var inbound bool
 	switch dir.Str() {
@@ -103,8 +95,7 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 		inbound = true
 	case e.cfg.Direction.Outbound:
 	default:
-		e.batch.drop(DropUnknownDirection)
-		return false
+		return DropUnknownDirection
 	}
 	var v float64
 	switch dp.ValueType() {
@@ -116,47 +107,58 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 		v = math.NaN()
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		e.batch.drop(DropNotFinite)
-		return false
+		return DropNotFinite
 	}
 	if v < 0 {
-		e.batch.drop(DropNegative)
-		return false
+		return DropNegative
+	}
+	ts := int64(dp.Timestamp())
+	src := p.src
+	if src.future(ts, p.id, now, e.skew, e.lateness, e.set.DataTimeOnly) {
+		return DropFuture
+	}
+	start := floorTo(ts, e.span)
+	if start < p.scoredThrough || start+e.span <= src.windows.closedThrough {
+		return DropLate // its span is scored, or its window closed
 	}
 	var iface string
 	if a, ok := attrs.Get(e.cfg.InterfaceAttribute); ok {
 		iface = a.Str()
 	}
+	s := p.seriesFor(iface, inbound, 2*e.cfg.Limits.MaxInterfaces)
+	if s == nil {
+		e.warnOnce(DropSeriesLimit, "Points dropped: a pod has more interfaces than limits.max_interfaces")
+		return DropSeriesLimit
+	}
+	// A series' first point only primes: it must not move time, or one made-up point would.
+	priming := kind == cumulativePoint && !s.primed && len(s.buffer) == 0
+	switch s.offer(reading{ts: ts, start: int64(dp.StartTimestamp()), v: v, kind: kind}) {
+	case tooOld:
+		return DropLate
+	case duplicate:
+		return DropDuplicate
+	case bufferFull:
+		return DropReorderLimit
+	}
+	p.pending++
 	if ts > p.lastSeen {
 		p.lastSeen = ts // also for a priming point, so a new pod is not expired before its first span
 	}
-	s := p.seriesFor(iface, inbound)
-	if kind == cumulativePoint {
-		inc, res := s.cumulative(int64(dp.StartTimestamp()), ts, v)
-		switch res {
-		case primed:
-			e.batch.used++
-			return true
-		case stale:
-			e.batch.drop(DropLate)
-			return false
-		}
-		v = inc
+	if start+e.span <= src.swept {
+		src.catchUp = true // a backlog after an idle flush: its span is scored at this batch's sweep
 	}
-	start := floorTo(ts, e.span)
-	if start+e.span <= e.sweptThrough || p.spanOpen && start < p.spanStart {
-		e.batch.drop(DropLate) // its span is already scored
-		return false
+	if !priming {
+		src.see(ts, e.lateness)
 	}
-	if p.spanOpen && start > p.spanStart {
-		e.closeSpan(p, e.baselines.Current())
+	if src.touched != e.batchSeq {
+		src.touched = e.batchSeq
+		e.touched = append(e.touched, src)
 	}
-	if !p.spanOpen {
-		p.spanOpen, p.spanStart = true, start
+	if p.excluded {
+		return DropExcluded // from the detection: it still feeds the learner
 	}
-	s.add(v, kind == gaugePoint)
 	e.batch.used++
-	return true
+	return 0
 }
 
 // resolvePod finds or creates the pod a resource describes, or says why its points are dropped.
@@ -199,19 +201,42 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 		e.warnOnce(DropNoNode, "Points dropped: no k8s.node.name or host.name on the resource and no node_name configured")
 		return nil, DropNoNode
 	}
+	// Names become baseline keys, CSV cells and HEC fields: only Kubernetes' own forms get that far.
+	if !validPodName(name) || !validNamespace(namespace) || !validNodeName(node) || !validClusterName(cluster) || !validUID(uid) {
+		e.warnOnce(DropInvalidName, "Points dropped: a pod, namespace, node, cluster name or uid is not of the form Kubernetes allows")
+		return nil, DropInvalidName
+	}
+	p, err := e.newPod(id, name, namespace, cluster, node)
+	return p, err
+}
+
+// newPod tracks a pod whose names are valid, unless it is excluded and not learned from, or the
+// pod limit is reached.
+func (e *Engine) newPod(id podID, name, namespace, cluster, node string) (*pod, DropReason) {
 	service := e.namer.service(name)
 	p := &pod{
-		name: name, namespace: namespace, cluster: cluster, node: node, service: service,
+		id: id, name: name, namespace: namespace, cluster: cluster, node: node, service: service,
 		key: cluster + ":" + service, ref: namespace + "/" + name,
 	}
-	// Excluded pods hold no state, so they can neither crowd scored pods out nor grow memory.
 	if e.exclude.match(p) {
-		return nil, DropExcluded
+		// The filter macro is the detection's, not the baseline search's: excluded pods are
+		// still learned from, unless learn.exclude says otherwise. Otherwise they hold no state.
+		if e.observer == nil || e.cfg.Learn.Exclude {
+			return nil, DropExcluded
+		}
+		p.excluded = true
 	}
 	if len(e.pods) >= e.cfg.Limits.MaxPods {
 		e.warnOnce(DropPodLimit, "Points dropped: limits.max_pods reached")
 		return nil, DropPodLimit
 	}
+	src := e.sources[node]
+	if src == nil {
+		src = newSource(node, &e.cfg)
+		e.sources[node] = src
+	}
+	p.src = src
+	src.pods[id] = p
 	e.pods[id] = p
 	return p, 0
 }

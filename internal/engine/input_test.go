@@ -389,7 +389,7 @@ func TestPodLimit(t *testing.T) {
 // scrape at 120+ (here 125). Then a point at 135 only primes again, so there is no span 130 for
 // webPod; the point at 145 gives span 140 = (145 - 135 increase) = 300/100.
 func TestPodExpiry(t *testing.T) {
-	h := newHarness(t, ratioCSV, func(c *Config) { c.Limits.PodExpiry = time.Minute })
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Limits.PodExpiry, c.Lateness = time.Minute, 30*time.Second })
 	h.feed(5, traffic{webPod, 0, 0}, traffic{fluentdPod, 0, 0})
 	h.feed(15, traffic{webPod, 300, 100}, traffic{fluentdPod, 1, 1})
 	h.feed(25, traffic{webPod, 300, 100}, traffic{fluentdPod, 1, 1})
@@ -421,10 +421,12 @@ func TestPodExpiry(t *testing.T) {
 	}
 }
 
-// TestExclusions: the filter macro. Rules: namespace kube-system; pod ^debug-; service ^fluentd$;
-// namespace monitoring AND service prometheus; cluster staging; node ^gpu-.
+// TestExclusions: the filter macro, with learn.exclude so that excluded pods are not learned
+// from either. Rules: namespace kube-system; pod ^debug-; service ^fluentd$; namespace monitoring
+// AND service prometheus; cluster staging; node ^gpu-.
 func TestExclusions(t *testing.T) {
 	h := newHarness(t, ratioCSV, func(c *Config) {
+		c.Learn.Exclude = true
 		c.Exclude = []ExcludeRule{
 			{Namespace: "^kube-system$"},
 			{Pod: "^debug-"},
@@ -490,6 +492,7 @@ func TestExcludedPodsDoNotCrowdOutScoredPods(t *testing.T) {
 	h := newHarness(t, ratioCSV, func(c *Config) {
 		c.Exclude = []ExcludeRule{{Namespace: "^kube-system$"}}
 		c.Limits.MaxPods = 2
+		c.Learn.Exclude = true
 	})
 	ks := podRes{uid: "uid-ks", name: "kube-proxy-abcde", namespace: "kube-system", cluster: "prod", node: "node-1"}
 	for _, sec := range []int64{5, 15, 25} {
@@ -520,5 +523,26 @@ func TestObserverTellsSameNamedPodsApart(t *testing.T) {
 	}
 	if !refs["shop/postgres-0"] || !refs["staging/postgres-0"] || len(refs) != 2 {
 		t.Fatalf("span 10 observed for %v, want shop/postgres-0 and staging/postgres-0", refs)
+	}
+}
+
+// TestExcludedPodsStillLearned: exclusions are the detection's filter macro; the baseline search
+// has none, so without learn.exclude an excluded pod's spans still reach the learner, but it is
+// never scored and never makes an event, however anomalous.
+func TestExcludedPodsStillLearned(t *testing.T) {
+	h := newHarness(t, ratioCSV, immediateAny, func(c *Config) { c.Exclude = []ExcludeRule{{Pod: "^web-"}} })
+	h.spans(webPod, 5, 3, 300, 100) // 3:1 flags against ratioCSV
+	h.e.Flush(context.Background())
+	if got := spanSums(t, h.obs.ofPod(webPod.name)); !reflect.DeepEqual(got, map[int64][2]float64{10: {300, 100}, 20: {300, 100}, 30: {300, 100}}) {
+		t.Errorf("learner saw %v, want spans 10, 20, 30 of the excluded pod", got)
+	}
+	if evs := h.takeEvents(); len(evs) != 0 {
+		t.Errorf("excluded pod made events: %s", describeEvents(evs))
+	}
+	if n := h.counter("spans_scored", ""); n != 0 {
+		t.Errorf("spans_scored = %d, want 0", n)
+	}
+	if got := h.drops(); !reflect.DeepEqual(got, map[string]int64{"excluded": 8}) {
+		t.Errorf("dropped = %v, want excluded 8 (4 scrapes x 2 points, dropped from the detection)", got)
 	}
 }

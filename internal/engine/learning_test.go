@@ -28,7 +28,7 @@ func learnInto(path string) func(*Config) {
 // next reload, without a restart.
 func TestLearnThenDetectWithoutRestart(t *testing.T) {
 	learned := filepath.Join(t.TempDir(), "learned.csv")
-	h := newHarness(t, ratioCSV, func(c *Config) { c.Baseline.Path = learned }, learnInto(learned), immediateAny)
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Baseline.Path, c.Lateness = learned, 30*time.Second }, learnInto(learned), immediateAny)
 	if n := h.e.Baseline().Len(); n != 0 {
 		t.Fatalf("baseline keys before anything was learned = %d, want 0", n)
 	}
@@ -66,7 +66,7 @@ func TestLearnThenDetectWithoutRestart(t *testing.T) {
 	// folded the spans starting before 40 s: 3, 4, 3, mean 10/3, sample stdev sqrt(1/3).
 	// 3000/100 = 30 is far above 10/3 + 4 x 0.577.
 	h.feed(95, traffic{webPod, 3000, 100})
-	h.feed(105, traffic{webPod, 300, 100})
+	h.feed(135, traffic{webPod, 300, 100}) // the watermark passes span 90's end
 	ev := mustOneEvent(t, h.takeEvents())
 	if ev.Pod != webPod.name || len(ev.Anomalies) != 1 || !strings.HasPrefix(ev.Anomalies[0], "inbound:outbound ratio higher than average by ") ||
 		!strings.Contains(ev.Anomalies[0], " inbound:outbound=30 avg_inbound:outbound=3.3333333333333335 'stdev_inbound:outbound'=0.5773502691896258") {

@@ -1,21 +1,27 @@
 package engine
 
+import "sort"
+
 // podID identifies a pod: by k8s.pod.uid when present, else by cluster, namespace and name.
 type podID struct {
 	uid, cluster, namespace, name string
 }
 
-// pod is the engine's state for one pod: its identity, its series and its open span.
+// pod is the engine's state for one pod: its identity, its series and what of them is scored.
 type pod struct {
+	id                                      podID
 	name, namespace, cluster, node, service string
 	key                                     string // "<cluster>:<service>", the baseline's key
 	ref                                     string // "<namespace>/<name>", unique within the key for the learner
+	src                                     *source
+	excluded                                bool // kept for learning only: never scored
 
 	series []series
+	index  map[string]int // series by interface and direction, once a pod has many
 
-	spanOpen  bool
-	spanStart int64 // Unix ns of the open span
-	lastSeen  int64 // Unix ns of the newest point
+	scoredThrough int64 // spans ending at or before it are scored: their points are late
+	lastSeen      int64 // Unix ns of the newest point
+	pending       int   // points waiting in the series' reorder buffers
 }
 
 // series is one input stream of a pod: one interface, one direction.
@@ -23,81 +29,158 @@ type series struct {
 	iface   string
 	inbound bool
 
-	// Cumulative state: the previous point, to turn totals into increases.
+	// anchor is the last point whose increase was taken, the base of the next increase.
+	anchor reading
 	primed bool
-	start  int64
-	last   float64
-	lastTs int64
-
-	// The open span's contribution: a sum of increases, or for gauges a mean of n values.
-	sum   float64
-	n     int32
-	gauge bool
+	// buffer holds the points not taken yet, in time order, so that points arriving out of
+	// order are put back in order before increases are taken.
+	buffer []reading
 }
 
-func (p *pod) seriesFor(iface string, inbound bool) *series {
-	for i := range p.series {
-		if s := &p.series[i]; s.iface == iface && s.inbound == inbound {
-			return s
+// reading is one data point of a series.
+type reading struct {
+	ts, start int64
+	v         float64
+	kind      pointKind
+}
+
+// seriesIndexFrom is the series count from which a pod looks its series up in a map.
+const seriesIndexFrom = 8
+
+// seriesFor returns the pod's series for an interface and direction, creating it while the
+// pod has fewer than maxSeries; nil means the limit is reached.
+func (p *pod) seriesFor(iface string, inbound bool, maxSeries int) *series {
+	if p.index != nil {
+		if i, ok := p.index[seriesName(iface, inbound)]; ok {
+			return &p.series[i]
+		}
+	} else {
+		for i := range p.series {
+			if s := &p.series[i]; s.inbound == inbound && s.iface == iface {
+				return s
+			}
 		}
 	}
+	if len(p.series) >= maxSeries {
+		return nil
+	}
 	p.series = append(p.series, series{iface: iface, inbound: inbound})
+	switch n := len(p.series); {
+	case n == seriesIndexFrom:
+		p.index = make(map[string]int, 2*n)
+		for i := range p.series {
+			p.index[seriesName(p.series[i].iface, p.series[i].inbound)] = i
+		}
+	case n > seriesIndexFrom:
+		p.index[seriesName(iface, inbound)] = n - 1
+	}
 	return &p.series[len(p.series)-1]
 }
 
-// cumulativeResult says what a cumulative point contributed.
-type cumulativeResult uint8
+func seriesName(iface string, inbound bool) string {
+	if inbound {
+		return "i" + iface
+	}
+	return "o" + iface
+}
+
+// bufferResult says what became of a point offered to a series.
+type bufferResult uint8
 
 const (
-	increase cumulativeResult = iota // inc is the series' growth since the previous point
-	primed                           // the series' first point: nothing to add yet
-	stale                            // not newer than the previous point: ignored
+	buffered bufferResult = iota
+	tooOld                // not newer than the point already taken: its place in time is gone
+	duplicate             // the same timestamp is waiting already
+	bufferFull
 )
 
-// cumulative turns a running total into an increase with Prometheus' increase() rule: the first
-// point only primes; a lower value or a new start time is a reset, and the new value is the
-// increase.
-func (s *series) cumulative(start, ts int64, v float64) (float64, cumulativeResult) {
-	res, inc := increase, 0.0
-	switch {
-	case !s.primed:
-		s.primed, res = true, primed
-	case ts <= s.lastTs:
-		return 0, stale
-	case v < s.last || start != s.start:
-		inc = v
-	default:
-		inc = v - s.last
+// maxBuffered bounds one series' reorder buffer; points wait in it for lateness plus a span.
+const maxBuffered = 64
+
+// offer puts a point into the series' reorder buffer at its place in time.
+func (s *series) offer(r reading) bufferResult {
+	if s.primed && r.ts <= s.anchor.ts {
+		return tooOld
 	}
-	s.start, s.last, s.lastTs = start, v, ts
-	return inc, res
+	n := len(s.buffer)
+	i := n
+	if n > 0 && r.ts <= s.buffer[n-1].ts { // in-order arrival skips the search
+		i = sort.Search(n, func(j int) bool { return s.buffer[j].ts >= r.ts })
+		if s.buffer[i].ts == r.ts {
+			return duplicate
+		}
+	}
+	if n >= maxBuffered {
+		return bufferFull
+	}
+	s.buffer = append(s.buffer, reading{})
+	copy(s.buffer[i+1:], s.buffer[i:])
+	s.buffer[i] = r
+	return buffered
 }
 
-func (s *series) add(v float64, gauge bool) {
-	s.sum += v
-	s.n++
-	s.gauge = gauge
+// podSpan is one pod-span's inbound and outbound, summed over interfaces.
+type podSpan struct {
+	in, out       float64
+	hasIn, hasOut bool
 }
 
-// takeSpan returns the pod's inbound and outbound for the open span (summed over interfaces)
-// and clears the series' contributions for the next span.
-func (p *pod) takeSpan() (in, out float64, hasIn, hasOut bool) {
+// takeSpan takes every buffered point of the series that lies before end (the span's end) into
+// sums: increases of cumulative points, delta values as they are, the mean of gauge values.
+// The first cumulative point ever only primes.
+func (s *series) takeSpan(end int64, sums *podSpan) int {
+	var total, gauge float64
+	var gauges, taken int
+	contributed := false
+	for taken < len(s.buffer) && s.buffer[taken].ts < end {
+		r := s.buffer[taken]
+		taken++
+		switch r.kind {
+		case cumulativePoint:
+			if !s.primed {
+				s.primed, s.anchor = true, r
+				continue
+			}
+			inc := r.v - s.anchor.v
+			if r.v < s.anchor.v || r.start != s.anchor.start {
+				inc = r.v // a counter reset: Prometheus' increase() rule
+			}
+			s.anchor = r
+			total += inc
+		case deltaPoint:
+			total += r.v
+		case gaugePoint:
+			gauge += r.v
+			gauges++
+		}
+		contributed = true
+	}
+	if taken == 0 {
+		return 0
+	}
+	s.buffer = s.buffer[:copy(s.buffer, s.buffer[taken:])]
+	if !contributed {
+		return taken
+	}
+	if gauges > 0 {
+		total += gauge / float64(gauges)
+	}
+	if s.inbound {
+		sums.in, sums.hasIn = sums.in+total, true
+	} else {
+		sums.out, sums.hasOut = sums.out+total, true
+	}
+	return taken
+}
+
+// firstBuffered returns the time of the pod's oldest buffered point.
+func (p *pod) firstBuffered() (int64, bool) {
+	var first int64
+	found := false
 	for i := range p.series {
-		s := &p.series[i]
-		if s.n == 0 {
-			continue
+		if b := p.series[i].buffer; len(b) > 0 && (!found || b[0].ts < first) {
+			first, found = b[0].ts, true
 		}
-		v := s.sum
-		if s.gauge {
-			v /= float64(s.n)
-		}
-		if s.inbound {
-			in, hasIn = in+v, true
-		} else {
-			out, hasOut = out+v, true
-		}
-		s.sum, s.n = 0, 0
 	}
-	p.spanOpen = false
-	return in, out, hasIn, hasOut
+	return first, found
 }

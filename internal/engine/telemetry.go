@@ -20,6 +20,8 @@ type Telemetry struct {
 	BaselineKeys           metric.Int64Gauge
 	BaselineReloadFailures metric.Int64Counter
 	LearnWriteFailures     metric.Int64Counter
+	// StateEntriesSkipped counts saved state entries that could not be restored.
+	StateEntriesSkipped metric.Int64Counter
 }
 
 // DropReason says why a data point could not be used by the detection.
@@ -36,6 +38,11 @@ const (
 	DropPodLimit
 	DropExcluded
 	DropUnsupportedType
+	DropFuture
+	DropInvalidName
+	DropSeriesLimit
+	DropDuplicate
+	DropReorderLimit
 	numDropReasons
 )
 
@@ -50,6 +57,11 @@ var dropReasonNames = [numDropReasons]string{
 	DropPodLimit:         "pod_limit",
 	DropExcluded:         "excluded",
 	DropUnsupportedType:  "unsupported_type",
+	DropFuture:           "future",
+	DropInvalidName:      "invalid_name",
+	DropSeriesLimit:      "series_limit",
+	DropDuplicate:        "duplicate",
+	DropReorderLimit:     "reorder_limit",
 }
 
 func (r DropReason) String() string { return dropReasonNames[r] }
@@ -83,6 +95,7 @@ func (t Telemetry) withDefaults() Telemetry {
 	gauge(&t.BaselineKeys)
 	counter(&t.BaselineReloadFailures)
 	counter(&t.LearnWriteFailures)
+	counter(&t.StateEntriesSkipped)
 	return t
 }
 

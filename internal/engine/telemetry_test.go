@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.uber.org/zap"
@@ -15,7 +16,7 @@ import (
 // present, not anomalous) = 7. The scrape at 3630 moves the watermark to 3600: the window closes
 // with one event.
 func TestTelemetryCounts(t *testing.T) {
-	h := newHarness(t, ratioCSV)
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Lateness = 30 * time.Second })
 	sixSpans(h)
 	h.feed(3630, traffic{webPod, 0, 0})
 	if n := len(h.takeEvents()); n != 1 {
@@ -60,7 +61,8 @@ func TestTelemetryOptional(t *testing.T) {
 
 func TestDropReasonNames(t *testing.T) {
 	want := []string{"no_pod_name", "no_cluster", "no_node", "unknown_direction", "not_finite", "negative",
-		"late", "pod_limit", "excluded", "unsupported_type"}
+		"late", "pod_limit", "excluded", "unsupported_type", "future", "invalid_name", "series_limit", "duplicate",
+		"reorder_limit"}
 	if len(want) != int(numDropReasons) {
 		t.Fatalf("%d reasons, test knows %d", numDropReasons, len(want))
 	}

@@ -24,9 +24,10 @@ type windowCount struct {
 
 // windows holds the counts of the windows not closed yet, keyed by window start (Unix ns).
 type windows struct {
-	length       int64
-	maxAnomalies int
-	open         map[int64]map[groupKey]*windowCount
+	length        int64
+	maxAnomalies  int
+	open          map[int64]map[groupKey]*windowCount
+	closedThrough int64 // every window ending at or before it is closed
 }
 
 func newWindows(length time.Duration, maxAnomalies int) windows {
@@ -94,6 +95,7 @@ func (w *windows) event(start int64, g groupKey, c *windowCount, at int64) Event
 // closeThrough ends every window that ends at or before t and appends the events of the groups
 // whose count passed the threshold and were not sent already (immediate mode), in a stable order.
 func (w *windows) closeThrough(t int64, threshold int, out []Event) []Event {
+	w.closedThrough = max(w.closedThrough, floorTo(t, w.length))
 	var starts []int64
 	for start := range w.open {
 		if start+w.length <= t {

@@ -61,7 +61,7 @@ func sixSpans(h *harness) {
 // TestWindowClosesWhenWatermarkPassesEnd: lateness 30 s: window [t0, t0+3600) closes when the
 // newest point is at 3630 (watermark 3600), not at 3629 (watermark 3599).
 func TestWindowClosesWhenWatermarkPassesEnd(t *testing.T) {
-	h := newHarness(t, ratioCSV)
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Lateness = 30 * time.Second })
 	sixSpans(h)
 	for _, sec := range []int64{3605, 3615, 3629} {
 		h.feed(sec, traffic{webPod, 0, 0})
@@ -90,32 +90,37 @@ func TestLatenessZero(t *testing.T) {
 	}
 }
 
-// TestLatePointsDropped: lateness 0. webPod primes at 5 and grows at 15 (span 10 open).
-// fluentdPod's scrape at 35 moves the watermark to 35, so spans ending by 30 are scored: webPod's
-// span 10 is scored with in 300, out 100. Then webPod points at 18 (span 10) and 28 (span 20, also
-// ended by 30) are late: 4 points dropped "late", and span 10 keeps its numbers. A repeated
-// timestamp (not newer than the series' previous point) is dropped as late too.
+// TestLatePointsDropped: lateness 0. webPod primes at 5 and grows at 15; fluentdPod on the same
+// node primes at 25 (a first point moves no time) and scrapes at 35, which moves the node's
+// watermark to 35: spans ending by 30 are scored, webPod's span 10 with in 300, out 100. A webPod
+// point at 18 is late (span 10 is scored); one at 28 is not: webPod's span 20 was never scored
+// (it had no data), so it is taken, as the backlog of a quiet agent would be, and scored at once
+// (its span is behind the watermark) with the increase since 15. A repeated timestamp is dropped
+// as a duplicate.
 func TestLatePointsDropped(t *testing.T) {
 	h := newHarness(t, ratioCSV, func(c *Config) { c.Lateness = 0 })
 	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 5, 1000), ip("eth0", "transmit", 5, 1000)).md)
 	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 15, 1300), ip("eth0", "transmit", 15, 1100)).md)
-	h.consume(newMD().add(fluentdPod, cumulativeSum, ip("eth0", "receive", 35, 1), ip("eth0", "transmit", 35, 1)).md)
+	h.consume(newMD().add(fluentdPod, cumulativeSum, ip("eth0", "receive", 25, 1), ip("eth0", "transmit", 25, 1)).md)
+	if got := h.obs.ofPod(webPod.name); len(got) != 0 {
+		t.Fatalf("a priming point moved time: %v", got)
+	}
+	h.consume(newMD().add(fluentdPod, cumulativeSum, ip("eth0", "receive", 35, 2), ip("eth0", "transmit", 35, 2)).md)
 	if got := spanSums(t, h.obs.ofPod(webPod.name)); !reflect.DeepEqual(got, map[int64][2]float64{10: {300, 100}}) {
 		t.Fatalf("span 10 not scored by the watermark: %v", got)
 	}
 	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 18, 1400), ip("eth0", "transmit", 18, 1200)).md)
 	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 28, 1500), ip("eth0", "transmit", 28, 1300)).md)
-	if got := h.drops(); !reflect.DeepEqual(got, map[string]int64{"late": 4}) {
-		t.Errorf("dropped = %v, want late 4", got)
+	if got := h.drops(); !reflect.DeepEqual(got, map[string]int64{"late": 2}) {
+		t.Errorf("dropped = %v, want late 2", got)
 	}
-	// A point in an open span that repeats the series' last timestamp: stale, dropped as late.
 	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 45, 1600), ip("eth0", "transmit", 45, 1400)).md)
 	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 45, 1600)).md)
-	if got := h.drops(); !reflect.DeepEqual(got, map[string]int64{"late": 5}) {
-		t.Errorf("dropped = %v, want late 5", got)
+	if got := h.drops(); !reflect.DeepEqual(got, map[string]int64{"late": 2, "duplicate": 1}) {
+		t.Errorf("dropped = %v, want late 2, duplicate 1", got)
 	}
-	if got := spanSums(t, h.obs.ofPod(webPod.name)); !reflect.DeepEqual(got, map[int64][2]float64{10: {300, 100}}) {
-		t.Errorf("spans = %v, want only span 10 with 300/100", got)
+	if got := spanSums(t, h.obs.ofPod(webPod.name)); !reflect.DeepEqual(got, map[int64][2]float64{10: {300, 100}, 20: {200, 200}}) {
+		t.Errorf("spans = %v, want span 10 with 300/100 and span 20 with 200/200", got)
 	}
 }
 
@@ -254,17 +259,19 @@ func TestImmediateMode(t *testing.T) {
 }
 
 // TestIdleFlush: lateness 30 s, idle_flush 1 min. The last scrape is at t0+3585 (span 3580 open,
-// watermark 3555). With the wall clock 59 s later nothing happens; at 60 s data time moves to
-// 3555 + 60 = 3615: span 3580 is scored (count 6) and the window closes (3600 <= 3610).
+// watermark 3555). Once the node has been quiet for idle_flush, its data time follows the wall
+// clock idle_flush behind: 3555 + quiet - 60 s. The window [t0, t0+3600) closes when that reaches
+// 3600, i.e. after 105 s of quiet (its end + lateness + idle_flush on the node's clock); at 104 s
+// nothing has happened yet.
 func TestIdleFlush(t *testing.T) {
-	h := newHarness(t, ratioCSV)
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Lateness = 30 * time.Second })
 	h.spans(webPod, 3525, 6, 300, 100)
 	ctx := context.Background()
 	h.e.Tick(ctx)
-	h.advanceClock(59 * time.Second)
+	h.advanceClock(104 * time.Second)
 	h.e.Tick(ctx)
 	if evs := h.takeEvents(); len(evs) != 0 {
-		t.Fatalf("event before idle_flush: %s", describeEvents(evs))
+		t.Fatalf("event before end + lateness + idle_flush: %s", describeEvents(evs))
 	}
 	h.advanceClock(time.Second)
 	h.e.Tick(ctx)
@@ -377,8 +384,8 @@ func TestSpansScoredCountedOnFlushAndTick(t *testing.T) {
 
 	h2 := newHarness(t, ratioCSV)
 	h2.spans(webPod, 5, 1, 300, 100)
-	h2.advanceClock(time.Minute)
-	h2.e.Tick(context.Background()) // watermark -15 + 60 = 45: span 10 is scored
+	h2.advanceClock(65 * time.Second)
+	h2.e.Tick(context.Background()) // watermark 15 + 65 - 60 = 20: span 10 is scored
 	if len(h2.obs.ofPod(webPod.name)) != 1 {
 		t.Fatal("Tick did not score span 10")
 	}
