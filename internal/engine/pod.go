@@ -88,9 +88,9 @@ func seriesName(iface string, inbound bool) string {
 type bufferResult uint8
 
 const (
-	buffered bufferResult = iota
-	tooOld                // not newer than the point already taken: its place in time is gone
-	duplicate             // the same timestamp is waiting already
+	buffered  bufferResult = iota
+	tooOld                 // not newer than the point already taken: its place in time is gone
+	duplicate              // the same timestamp is waiting already
 	bufferFull
 )
 

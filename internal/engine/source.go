@@ -15,7 +15,7 @@ type source struct {
 	swept     int64 // every span ending at or before it has been scored, every window closed
 
 	// The wall-clock idle flush: when data last came, and the newest data time then.
-	lastArrival time.Time
+	lastArrival   time.Time
 	arrivalNewest int64
 
 	// A candidate jump ahead of more than max_clock_skew (replay only): taken when a second pod
