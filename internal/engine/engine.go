@@ -205,9 +205,10 @@ func (e *Engine) ReloadBaseline(ctx context.Context) error {
 	return nil
 }
 
-// Start runs the baseline reload and the idle flush until Shutdown.
+// Start restores the saved state and runs the baseline reload, the idle flush and the
+// checkpoints until Shutdown.
 func (e *Engine) Start() {
-	e.restoreLearning(context.Background())
+	e.restore(context.Background())
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
 	go e.run()
 }
@@ -215,7 +216,7 @@ func (e *Engine) Start() {
 func (e *Engine) run() {
 	defer close(e.done)
 	ctx := context.Background()
-	var reload, idle, learnWrite <-chan time.Time
+	var reload, idle, learnWrite, checkpoint <-chan time.Time
 	if d := e.cfg.Baseline.ReloadInterval; d > 0 {
 		t := time.NewTicker(d)
 		defer t.Stop()
@@ -231,6 +232,11 @@ func (e *Engine) run() {
 		defer t.Stop()
 		learnWrite = t.C
 	}
+	if e.set.State != nil {
+		t := time.NewTicker(e.cfg.CheckpointInterval)
+		defer t.Stop()
+		checkpoint = t.C
+	}
 	for {
 		select {
 		case <-e.stop:
@@ -241,23 +247,29 @@ func (e *Engine) run() {
 			e.Tick(ctx)
 		case <-learnWrite:
 			_ = e.WriteLearned(ctx)
+		case <-checkpoint:
+			_ = e.Checkpoint(ctx)
 		}
 	}
 }
 
-// Shutdown stops the background loop, flushes what is complete in data time and writes
-// what was learned.
+// Shutdown stops the background loop and writes what was learned. With a state store it saves
+// the detection state and closes nothing: the rest of the scrape round in progress arrives after
+// the restart. Without one, it flushes what is complete in data time, which would be lost.
 func (e *Engine) Shutdown(ctx context.Context) {
 	if e.stop != nil {
 		close(e.stop)
 		<-e.done
 		e.stop = nil
 	}
-	e.Flush(ctx)
+	if e.set.State == nil {
+		e.Flush(ctx)
+	}
 	if e.learner != nil {
 		e.learner.Flush()
 		_ = e.WriteLearned(ctx)
 	}
+	_ = e.Checkpoint(ctx)
 }
 
 // Learner returns the baseline learner, or nil when learn.enabled is off.

@@ -296,6 +296,8 @@ func newHarness(t *testing.T, csv string, opts ...func(*Config)) *harness {
 	must(err)
 	tel.LearnWriteFailures, err = meter.Int64Counter("learn_write_failures")
 	must(err)
+	tel.StateEntriesSkipped, err = meter.Int64Counter("state_entries_skipped")
+	must(err)
 	e, err := New(cfg, Settings{
 		Telemetry: tel,
 		Emit: func(_ context.Context, evs []Event) {

@@ -140,7 +140,7 @@ func TestLearnStateRestoreSkipsDamagedEntry(t *testing.T) {
 	}
 	e.Start()
 	e.Shutdown(context.Background())
-	damaged := logs.FilterMessage("Skipping a damaged learning state entry").All()
+	damaged := logs.FilterMessage("Skipping a saved state entry that cannot be restored").All()
 	if len(damaged) != 1 || damaged[0].ContextMap()["entry"] != "day/2023-11-01" {
 		t.Fatalf("want one log naming day/2023-11-01, got %v", damaged)
 	}
@@ -170,7 +170,7 @@ func TestLearnStateLoadFailureStartsAfresh(t *testing.T) {
 	}
 	e.Start()
 	e.Shutdown(context.Background())
-	if n := logs.FilterMessage("Cannot load the learning state; learning starts afresh").Len(); n != 1 {
+	if n := logs.FilterMessage("Cannot load the saved state; starting afresh").Len(); n != 1 {
 		t.Fatalf("load failure logged %d times, want 1", n)
 	}
 }

@@ -1,0 +1,363 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
+)
+
+// The detection state is saved per source (node) under "detect/<node>", next to the learner's
+// "day/..." entries, so that one damaged entry costs one node's open windows, not all.
+const (
+	detectPrefix         = "detect/"
+	detectionStateFormat = 1
+)
+
+// sourceState is one source's detection state: its data time, its pods' counters and buffered
+// points (so no span is lost to re-priming after a restart) and its open windows.
+type sourceState struct {
+	Format int    `json:"format"`
+	Source string `json:"source"`
+	// Span and Window must match the config: spans and windows of another length do not resume.
+	Span      int64         `json:"span_ns"`
+	Window    int64         `json:"window_ns"`
+	Newest    int64         `json:"newest"`
+	Seen      bool          `json:"seen"`
+	Watermark int64         `json:"watermark"`
+	Swept     int64         `json:"swept"`
+	Closed    int64         `json:"windows_closed_through"`
+	Pods      []podState    `json:"pods"`
+	Windows   []windowState `json:"windows,omitempty"`
+}
+
+type podState struct {
+	UID           string        `json:"uid,omitempty"`
+	Cluster       string        `json:"cluster"`
+	Namespace     string        `json:"namespace,omitempty"`
+	Name          string        `json:"name"`
+	ScoredThrough int64         `json:"scored_through"`
+	LastSeen      int64         `json:"last_seen"`
+	Series        []seriesState `json:"series"`
+}
+
+type seriesState struct {
+	Interface string         `json:"interface"`
+	Inbound   bool           `json:"inbound"`
+	Primed    bool           `json:"primed,omitempty"`
+	Anchor    readingState   `json:"anchor"`
+	Buffer    []readingState `json:"buffer,omitempty"`
+}
+
+// readingState is [timestamp, start timestamp, value, kind].
+type readingState struct {
+	Ts, Start int64
+	V         float64
+	Kind      pointKind
+}
+
+func (r reading) state() readingState { return readingState{Ts: r.ts, Start: r.start, V: r.v, Kind: r.kind} }
+
+func (r readingState) reading() reading { return reading{ts: r.Ts, start: r.Start, v: r.V, kind: r.Kind} }
+
+func (r readingState) MarshalJSON() ([]byte, error) {
+	return json.Marshal([4]any{r.Ts, r.Start, r.V, r.Kind})
+}
+
+func (r *readingState) UnmarshalJSON(b []byte) error {
+	var raw [4]json.Number
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	var err1, err2, err3, err4 error
+	var kind int64
+	r.Ts, err1 = raw[0].Int64()
+	r.Start, err2 = raw[1].Int64()
+	r.V, err3 = raw[2].Float64()
+	kind, err4 = raw[3].Int64()
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return fmt.Errorf("reading %s: %w", b, err)
+	}
+	if kind < 0 || kind > int64(gaugePoint) {
+		return fmt.Errorf("reading %s: unknown kind %d", b, kind)
+	}
+	r.Kind = pointKind(kind)
+	return nil
+}
+
+type windowState struct {
+	Start  int64        `json:"start"`
+	Groups []groupState `json:"groups"`
+}
+
+type groupState struct {
+	Cluster   string             `json:"cluster"`
+	Pod       string             `json:"pod"`
+	Namespace string             `json:"namespace,omitempty"`
+	Service   string             `json:"service"`
+	Count     int                `json:"count"`
+	Anomalies []string           `json:"anomalies"`
+	MaxZ      map[string]float64 `json:"max_z,omitempty"`
+	Emitted   bool               `json:"emitted,omitempty"`
+}
+
+// snapshot copies the detection state out; the caller holds the lock, encoding happens outside it.
+func (e *Engine) snapshot() []sourceState {
+	out := make([]sourceState, 0, len(e.sources))
+	for _, src := range e.sources {
+		st := sourceState{
+			Format: detectionStateFormat, Source: src.name, Span: e.span, Window: src.windows.length,
+			Newest: src.newest, Seen: src.seen, Watermark: src.watermark, Swept: src.swept,
+			Closed: src.windows.closedThrough, Pods: make([]podState, 0, len(src.pods)),
+		}
+		for _, p := range src.pods {
+			ps := podState{UID: p.id.uid, Cluster: p.cluster, Namespace: p.namespace, Name: p.name,
+				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.series))}
+			for i := range p.series {
+				s := &p.series[i]
+				ss := seriesState{Interface: s.iface, Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state()}
+				for _, r := range s.buffer {
+					ss.Buffer = append(ss.Buffer, r.state())
+				}
+				ps.Series[i] = ss
+			}
+			st.Pods = append(st.Pods, ps)
+		}
+		for start, groups := range src.windows.open {
+			ws := windowState{Start: start}
+			for g, c := range groups {
+				gs := groupState{Cluster: g.cluster, Pod: g.pod, Namespace: g.namespace, Service: g.service,
+					Count: c.count, Anomalies: append([]string(nil), c.anomalies...), Emitted: c.emitted}
+				for s, ok := range c.flagged {
+					if ok {
+						if gs.MaxZ == nil {
+							gs.MaxZ = map[string]float64{}
+						}
+						gs.MaxZ[baseline.Signal(s).String()] = c.maxZ[s]
+					}
+				}
+				ws.Groups = append(ws.Groups, gs)
+			}
+			st.Windows = append(st.Windows, ws)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Checkpoint saves the detection state and the learning state to the state store, if there is
+// one. A failure is logged, counted and returned; detection goes on.
+func (e *Engine) Checkpoint(ctx context.Context) error {
+	if e.set.State == nil {
+		return nil
+	}
+	e.mu.Lock()
+	snap := e.snapshot()
+	e.mu.Unlock()
+	entries := map[string][]byte{}
+	if e.learner != nil {
+		days, err := e.learner.MarshalDays()
+		if err != nil {
+			return e.checkpointFailed(ctx, err)
+		}
+		for name, data := range days {
+			entries[name] = data
+		}
+	}
+	for i := range snap {
+		data, err := json.Marshal(&snap[i])
+		if err != nil {
+			return e.checkpointFailed(ctx, err)
+		}
+		entries[detectPrefix+snap[i].Source] = data
+	}
+	if err := e.set.State.Save(ctx, entries); err != nil {
+		return e.checkpointFailed(ctx, err)
+	}
+	return nil
+}
+
+func (e *Engine) checkpointFailed(ctx context.Context, err error) error {
+	e.tel.LearnWriteFailures.Add(ctx, 1)
+	e.set.Logger.Error("Cannot save the detection state", zap.Error(err))
+	return err
+}
+
+// restore loads the saved state; a damaged or incompatible entry is logged, counted and skipped.
+func (e *Engine) restore(ctx context.Context) {
+	if e.set.State == nil {
+		return
+	}
+	entries, err := e.set.State.Load(ctx)
+	if err != nil {
+		e.tel.StateEntriesSkipped.Add(ctx, 1)
+		e.set.Logger.Error("Cannot load the saved state; starting afresh", zap.Error(err))
+		return
+	}
+	names := make([]string, 0, len(entries))
+	for name := range entries {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	days, sources := 0, 0
+	for _, name := range names {
+		var err error
+		switch {
+		case strings.HasPrefix(name, detectPrefix):
+			if err = e.restoreSource(name, entries[name]); err == nil {
+				sources++
+			}
+		case e.learner != nil:
+			if err = e.learner.RestoreDay(name, entries[name]); err == nil {
+				days++
+			}
+		default:
+			continue // learning state while learning is off: kept in storage, not used
+		}
+		if err != nil {
+			e.tel.StateEntriesSkipped.Add(ctx, 1)
+			e.set.Logger.Error("Skipping a saved state entry that cannot be restored", zap.String("entry", name), zap.Error(err))
+		}
+	}
+	e.set.Logger.Info("State restored", zap.Int("sources", sources), zap.Int("learning_days", days))
+}
+
+// restoreSource checks one source's entry whole before taking any of it.
+func (e *Engine) restoreSource(name string, data []byte) error {
+	var st sourceState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("damaged: %w", err)
+	}
+	switch {
+	case st.Format != detectionStateFormat:
+		return fmt.Errorf("format %d, this build reads %d", st.Format, detectionStateFormat)
+	case st.Span != e.span || st.Window != int64(e.cfg.Window):
+		return fmt.Errorf("saved with span %s and window %s, configured %s and %s: its spans and windows do not resume",
+			time.Duration(st.Span), time.Duration(st.Window), e.cfg.Span, e.cfg.Window)
+	case name != detectPrefix+st.Source || !validNodeName(st.Source):
+		return fmt.Errorf("names source %q", st.Source)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sources[st.Source] != nil {
+		return fmt.Errorf("source %q restored twice", st.Source)
+	}
+	src := newSource(st.Source, &e.cfg)
+	src.newest, src.seen, src.watermark, src.swept = st.Newest, st.Seen, st.Watermark, st.Swept
+	src.windows.closedThrough = st.Closed
+	src.lastArrival, src.arrivalNewest = e.set.Now(), st.Newest // quiet from now, not from the shutdown
+	pods := make([]*pod, 0, len(st.Pods))
+	for i := range st.Pods {
+		p, err := e.restorePod(&st.Pods[i], src)
+		if err != nil {
+			return fmt.Errorf("pod %d: %w", i, err)
+		}
+		if p != nil {
+			pods = append(pods, p)
+		}
+	}
+	for _, ws := range st.Windows {
+		if err := e.restoreWindow(&src.windows, ws, st.Source); err != nil {
+			return fmt.Errorf("window %d: %w", ws.Start, err)
+		}
+	}
+	if len(e.pods)+len(pods) > e.cfg.Limits.MaxPods {
+		return fmt.Errorf("%d pods would pass limits.max_pods (%d)", len(e.pods)+len(pods), e.cfg.Limits.MaxPods)
+	}
+	for _, p := range pods {
+		if e.pods[p.id] != nil {
+			return fmt.Errorf("pod %s is saved in two sources", p.ref)
+		}
+	}
+	for _, p := range pods {
+		src.pods[p.id], e.pods[p.id] = p, p
+	}
+	e.sources[st.Source] = src
+	return nil
+}
+
+// restorePod rebuilds a pod with the current config (service pattern, exclusions); nil means
+// the pod is excluded now and holds no state.
+func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
+	if !validPodName(ps.Name) || !validNamespace(ps.Namespace) || !validClusterName(ps.Cluster) || !validUID(ps.UID) {
+		return nil, fmt.Errorf("invalid names %q/%q/%q", ps.Cluster, ps.Namespace, ps.Name)
+	}
+	if len(ps.Series) > 2*e.cfg.Limits.MaxInterfaces {
+		return nil, fmt.Errorf("%d series, more than limits.max_interfaces allows", len(ps.Series))
+	}
+	id := podID{uid: ps.UID}
+	if ps.UID == "" {
+		id = podID{cluster: ps.Cluster, namespace: ps.Namespace, name: ps.Name}
+	}
+	service := e.namer.service(ps.Name)
+	p := &pod{id: id, name: ps.Name, namespace: ps.Namespace, cluster: ps.Cluster, node: src.name, service: service,
+		key: ps.Cluster + ":" + service, ref: ps.Namespace + "/" + ps.Name, src: src,
+		scoredThrough: ps.ScoredThrough, lastSeen: ps.LastSeen}
+	if e.exclude.match(p) {
+		if e.observer == nil || e.cfg.Learn.Exclude {
+			return nil, nil
+		}
+		p.excluded = true
+	}
+	for _, ss := range ps.Series {
+		s := p.seriesFor(ss.Interface, ss.Inbound, 2*e.cfg.Limits.MaxInterfaces)
+		if len(s.buffer) > 0 || s.primed {
+			return nil, fmt.Errorf("series %q saved twice", ss.Interface)
+		}
+		if len(ss.Buffer) > maxBuffered {
+			return nil, fmt.Errorf("series %q: %d buffered points, more than %d", ss.Interface, len(ss.Buffer), maxBuffered)
+		}
+		if !validReading(ss.Anchor) {
+			return nil, fmt.Errorf("series %q: bad counter value %v", ss.Interface, ss.Anchor.V)
+		}
+		s.primed, s.anchor = ss.Primed, ss.Anchor.reading()
+		for i, r := range ss.Buffer {
+			if !validReading(r) || i > 0 && r.Ts <= ss.Buffer[i-1].Ts || s.primed && r.Ts <= s.anchor.ts {
+				return nil, fmt.Errorf("series %q: buffered point %d out of order or not a counter value", ss.Interface, i)
+			}
+			s.buffer = append(s.buffer, r.reading())
+		}
+		p.pending += len(s.buffer)
+	}
+	return p, nil
+}
+
+func validReading(r readingState) bool { return r.V >= 0 && !math.IsInf(r.V, 1) }
+
+func (e *Engine) restoreWindow(w *windows, ws windowState, node string) error {
+	if floorTo(ws.Start, w.length) != ws.Start {
+		return errors.New("not a window start")
+	}
+	groups := w.open[ws.Start]
+	if groups == nil {
+		groups = map[groupKey]*windowCount{}
+		w.open[ws.Start] = groups
+	}
+	for _, gs := range ws.Groups {
+		if !validPodName(gs.Pod) || !validNamespace(gs.Namespace) || !validClusterName(gs.Cluster) || gs.Count < 0 {
+			return fmt.Errorf("invalid group %q/%q/%q", gs.Cluster, gs.Namespace, gs.Pod)
+		}
+		g := groupKey{cluster: gs.Cluster, node: node, pod: gs.Pod, namespace: gs.Namespace, service: gs.Service}
+		c := &windowCount{count: gs.Count, emitted: gs.Emitted}
+		for _, a := range gs.Anomalies {
+			c.insertText(a, w.maxAnomalies)
+		}
+		for name, z := range gs.MaxZ {
+			s, ok := baseline.ParseSignal(name)
+			if !ok || math.IsNaN(z) || math.IsInf(z, 0) {
+				return fmt.Errorf("bad max z %q=%v", name, z)
+			}
+			c.maxZ[s], c.flagged[s] = z, true
+		}
+		groups[g] = c
+	}
+	return nil
+}

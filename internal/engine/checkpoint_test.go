@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// restartAt runs the estate with a state store, stops the engine after the first n scrapes (in
+// the middle of a scrape round when n is not a multiple of 3) and starts a new one on the saved
+// state for the rest. It returns the events of both engines.
+func restartAt(t *testing.T, n int, opts ...func(*Config)) (string, *harness) {
+	t.Helper()
+	sc := estate()
+	store := &memoryStore{}
+	h1 := newHarness(t, ratioCSV, append([]func(*Config){streamConfig}, opts...)...)
+	h1.e.set.State = store
+	h1.e.Start()
+	for _, s := range sc[:n] {
+		h1.consume(s.metrics())
+	}
+	h1.e.Shutdown(context.Background())
+	if len(store.saved) == 0 {
+		t.Fatal("nothing saved at shutdown")
+	}
+	h2 := newHarness(t, ratioCSV, append([]func(*Config){streamConfig}, opts...)...)
+	h2.e.set.State = &memoryStore{entries: store.saved}
+	h2.e.Start()
+	defer h2.e.Shutdown(context.Background())
+	for _, s := range sc[n:] {
+		h2.consume(s.metrics())
+	}
+	h2.e.Flush(context.Background())
+	return describeEvents(append(h1.takeEvents(), h2.takeEvents()...)), h2
+}
+
+// TestRestartMidWindowLosesNothing: with a state store, a restart anywhere, also between the
+// batches of one scrape round and in the middle of a window, gives exactly the events of an
+// uninterrupted run: counters, buffered points, open windows and their texts survive, and the
+// shutdown closes no span.
+func TestRestartMidWindowLosesNothing(t *testing.T) {
+	for _, mode := range []Mode{ModeWindow, ModeImmediate} {
+		withMode := func(c *Config) { c.Mode = mode }
+		want, _ := run(t, inOrder(estate()), withMode)
+		for _, n := range []int{1, 100, 131, 200, 262} {
+			got, h := restartAt(t, n, withMode)
+			if got != want {
+				t.Errorf("%s, restart after %d scrapes: events\n%s\nwant\n%s", mode, n, got, want)
+			}
+			if d := h.drops(); len(d) != 0 {
+				t.Errorf("%s, restart after %d scrapes: dropped %v after the restart", mode, n, d)
+			}
+		}
+	}
+}
+
+// TestRestartWithoutStorageFlushes: without a state store the shutdown flushes what is complete,
+// as before, since the state would be lost anyway.
+func TestRestartWithoutStorageFlushes(t *testing.T) {
+	h := newHarness(t, ratioCSV)
+	h.e.Start()
+	h.spans(webPod, 3535, 6, 300, 100)
+	h.e.Shutdown(context.Background())
+	if ev := mustOneEvent(t, h.takeEvents()); ev.Count != 6 {
+		t.Errorf("count = %d, want 6", ev.Count)
+	}
+}
+
+// TestRestoreSkipsDamagedAndIncompatibleEntries: one node's entry is damaged, another was saved
+// with another span length; each is logged by name, counted and skipped, and the good one is
+// restored.
+func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
+	store := &memoryStore{}
+	h1 := newHarness(t, ratioCSV, streamConfig)
+	h1.e.set.State = store
+	for _, s := range estate()[:90] {
+		h1.consume(s.metrics())
+	}
+	h1.e.Shutdown(context.Background())
+	good := store.saved["detect/node-2"]
+	if good == nil {
+		t.Fatalf("no entry for node-2 in %v", keys(store.saved))
+	}
+	entries := map[string][]byte{
+		"detect/node-1": []byte(`{"format":1,"source":"node-1","span_ns":`), // cut short
+		"detect/node-2": good,
+		"detect/node-3": []byte(strings.Replace(string(good), `"span_ns":10000000000`, `"span_ns":30000000000`, 1)),
+		"detect/node-4": []byte(strings.Replace(string(good), `"name":"web-7c5ddbdf54-q9z7m"`, `"name":"x\r\ny"`, 1)),
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	h2 := newHarness(t, ratioCSV, streamConfig)
+	h2.e.set.Logger = zap.New(core)
+	h2.e.set.State = &memoryStore{entries: entries}
+	h2.e.Start()
+	defer h2.e.Shutdown(context.Background())
+	skipped := map[string]string{}
+	for _, l := range logs.FilterMessage("Skipping a saved state entry that cannot be restored").All() {
+		skipped[l.ContextMap()["entry"].(string)] = l.ContextMap()["error"].(string)
+	}
+	for _, name := range []string{"detect/node-1", "detect/node-3", "detect/node-4"} {
+		if skipped[name] == "" {
+			t.Errorf("%s not reported as skipped; skipped: %v", name, skipped)
+		}
+	}
+	if !strings.Contains(skipped["detect/node-3"], "span 30s") {
+		t.Errorf("node-3's message %q does not say why", skipped["detect/node-3"])
+	}
+	if n := h2.counter("state_entries_skipped", ""); n != 3 {
+		t.Errorf("state_entries_skipped = %d, want 3", n)
+	}
+	if _, ok := h2.e.sources["node-2"]; !ok || len(h2.e.pods) != 1 {
+		t.Errorf("node-2 not restored: %d pods", len(h2.e.pods))
+	}
+}
+
+// TestCheckpointPeriodically: the state is saved every checkpoint_interval, not only at shutdown.
+func TestCheckpointPeriodically(t *testing.T) {
+	store := &syncStore{saved: make(chan map[string][]byte, 1)}
+	h := newHarness(t, ratioCSV, func(c *Config) { c.CheckpointInterval = 10 * time.Millisecond })
+	h.e.set.State = store
+	h.e.Start()
+	defer h.e.Shutdown(context.Background())
+	h.spans(webPod, 5, 2, 300, 100)
+	select {
+	case e := <-store.saved:
+		if _, ok := e["detect/node-1"]; !ok {
+			t.Errorf("checkpoint holds %v, want detect/node-1", keys(e))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no checkpoint within 10 s at a 10 ms interval")
+	}
+}
+
+type syncStore struct{ saved chan map[string][]byte }
+
+func (s *syncStore) Load(context.Context) (map[string][]byte, error) { return nil, nil }
+func (s *syncStore) Save(_ context.Context, e map[string][]byte) error {
+	select {
+	case s.saved <- e:
+	default:
+	}
+	return nil
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
