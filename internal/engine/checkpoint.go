@@ -64,9 +64,13 @@ type readingState struct {
 	Kind      pointKind
 }
 
-func (r reading) state() readingState { return readingState{Ts: r.ts, Start: r.start, V: r.v, Kind: r.kind} }
+func (r reading) state() readingState {
+	return readingState{Ts: r.ts, Start: r.start, V: r.v, Kind: r.kind}
+}
 
-func (r readingState) reading() reading { return reading{ts: r.Ts, start: r.Start, v: r.V, kind: r.Kind} }
+func (r readingState) reading() reading {
+	return reading{ts: r.Ts, start: r.Start, v: r.V, kind: r.Kind}
+}
 
 func (r readingState) MarshalJSON() ([]byte, error) {
 	return json.Marshal([4]any{r.Ts, r.Start, r.V, r.Kind})

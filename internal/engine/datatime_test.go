@@ -255,7 +255,7 @@ func TestReplayGapResumes(t *testing.T) {
 // lost: with 1-hour windows the events equal those of uninterrupted delivery, and nothing is late.
 func TestBacklogAfterQuietKept(t *testing.T) {
 	for name, quiet := range map[string]func(podRes) bool{
-		"one node":    func(p podRes) bool { return p.node == "node-1" },
+		"one node":   func(p podRes) bool { return p.node == "node-1" },
 		"every node": func(podRes) bool { return true }, // the idle flush moves data time meanwhile
 	} {
 		t.Run(name, func(t *testing.T) { testBacklog(t, quiet) })
