@@ -34,11 +34,14 @@ const (
 // cumulative monotonic Int sum per interface and direction, started at the pod's start
 // time); the receiver's other pod metrics are left out, as the detection does not read
 // them and they would more than double the size (a day of the mixed estate at 10 s
-// scrapes is about 200 MB as it is).
+// scrapes is about 270 MB as it is).
 //
-// Node i of n is scraped at Interval x (i+1)/(n+1) after simulated time 0 and every
-// Interval after, plus a few milliseconds of per-scrape delay drawn from the seed, as a
-// ticker's scrapes land. Nothing sleeps: a day of data is written as fast as it is
+// Node i is scraped (i+1) x 50 ms (at most a tenth of Interval) after simulated time 0
+// and every Interval after, plus up to 10 ms of per-scrape delay drawn from the seed, as
+// a ticker's scrapes land. The scrapes thus lie just after whole intervals: with a start
+// on a whole minute, 60 s scrapes see the patterns' 60 s slots (idle minutes, spikes)
+// whole, as the measured one-minute samples did, instead of smeared over two samples.
+// Nothing sleeps: a day of data is written as fast as it is
 // computed. It reads the counters through Summary, so it must not run concurrently with
 // a server of the same Simulator. It returns the lines written.
 func (s *Simulator) Record(w io.Writer, o RecordOptions) (int, error) {
@@ -58,8 +61,8 @@ func (s *Simulator) Record(w io.Writer, o RecordOptions) (int, error) {
 			break
 		}
 		for i, node := range s.nodes {
-			phase := o.Interval * time.Duration(i+1) / time.Duration(n+1)
-			delay := time.Duration(noiseHash(s.seed, stringHash("scrape", s.cluster, node), j, 0)%20) * time.Millisecond
+			phase := min(time.Duration(i+1)*50*time.Millisecond, o.Interval*time.Duration(i+1)/time.Duration(10*n))
+			delay := time.Duration(noiseHash(s.seed, stringHash("scrape", s.cluster, node), j, 0)%10) * time.Millisecond
 			at := base + phase + delay
 			if at >= o.Duration {
 				continue

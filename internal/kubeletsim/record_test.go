@@ -144,3 +144,48 @@ func TestRecordRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// Scrapes land just after whole intervals, so one-minute scrapes from a whole minute see
+// the idle minutes whole, at their rate and depth, as the measured one-minute samples did.
+func TestRecordOneMinuteScrapesSeeIdleMinutes(t *testing.T) {
+	cfg := railOnly(1)
+	for _, s := range cfg.Services {
+		if s.Name == "booking" { // idle probability 0.08
+			cfg.Services = []ServiceConfig{s}
+		}
+	}
+	sim, err := New(cfg, nil, 6, testStart.Truncate(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	const minutes = 3000
+	if _, err := sim.Record(&buf, RecordOptions{Duration: minutes * time.Minute, Interval: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	_, points := readRecording(t, buf.Bytes())
+	var rx, tx []float64
+	for i := 1; i < len(points); i++ {
+		a, b := points[i-1], points[i]
+		dt := b.at.Sub(a.at).Seconds()
+		rx = append(rx, float64(b.rx["eth0"]-a.rx["eth0"])/dt)
+		tx = append(tx, float64(b.tx["eth0"]-a.tx["eth0"])/dt)
+	}
+	mtx := median(tx)
+	var idleTx []float64
+	for i := range tx {
+		if tx[i] < 0.1*mtx {
+			idleTx = append(idleTx, tx[i]/mtx)
+		}
+	}
+	rate := float64(len(idleTx)) / float64(len(tx))
+	if lo, hi := binomialBand(0.08, len(tx)); rate < lo || rate > hi {
+		t.Errorf("idle one-minute samples %.4f, want 0.08 (%.4f..%.4f)", rate, lo, hi)
+	}
+	if m := median(idleTx); m > 0.025 {
+		t.Errorf("median outbound of an idle sample %.4f of usual, want about 0.015", m)
+	}
+	if sd := logRatioStdev(rx, tx); sd < 0.8 || sd > 1.5 {
+		t.Errorf("stdev of ln(out/in) per one-minute sample %.3f, want 0.8..1.5", sd)
+	}
+}
