@@ -5,13 +5,24 @@
 //
 // Usage:
 //
-//	kubeletsim [--config cluster.json] [--incidents incidents.json] [--seed N]
+//	kubeletsim [--config cluster.json | --estate default|mixed] [--day N]
+//	    [--incidents incidents.json] [--seed N]
 //	    [--listen 127.0.0.1:10255] [--node NAME[,NAME...]]
 //	    [--scenario-out scenario.json] [--baseline-out baseline.csv]
 //	    [--baseline-span 10s] [--baseline-spans 2000] [--baseline-only] [--duration 0]
 //
 // For each served node it prints one line `listening node=<node> addr=<host:port>` on
 // stdout once the listener is bound and the output files are written.
+//
+//	kubeletsim record [same cluster, incident, scenario and baseline flags]
+//	    [--out metrics.jsonl] [--duration 24h] [--interval 10s] [--start RFC3339]
+//	    [--default-interface-only]
+//
+// writes, without serving or sleeping, what a collector's file exporter would have
+// written scraping the cluster with kubeletstats for --duration of data time from
+// --start: OTLP JSON metrics, one request per line (`k8snetio replay` reads it). --start
+// defaults to 2026-01-01T00:00:00Z plus (day - 1) x 24 h, so the recordings of
+// consecutive days of one seed follow each other.
 package main
 
 import (
@@ -55,23 +66,48 @@ type options struct {
 	baselineSpans int
 	baselineOnly  bool
 	duration      time.Duration
+	estate        string
+	day           int
+
+	record        bool // the record subcommand
+	out           string
+	interval      time.Duration
+	start         string
+	defaultIfOnly bool
 }
+
+// recordEpoch is where the recordings of day 1 start by default.
+var recordEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("kubeletsim", flag.ContinueOnError)
+	name := "kubeletsim"
+	if len(args) > 0 && args[0] == "record" {
+		o.record, args, name = true, args[1:], "kubeletsim record"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:10255", "address of the first node's listener; further nodes take the following ports (port 0: each its own ephemeral port)")
-	fs.StringVar(&o.nodes, "node", "", "comma-separated nodes to serve (default: all nodes of the cluster)")
-	fs.StringVar(&o.configPath, "config", "", "cluster config JSON (default: the built-in two-node cluster)")
+	if o.record {
+		fs.StringVar(&o.out, "out", "-", "write the recording here (- is stdout)")
+		fs.DurationVar(&o.duration, "duration", 24*time.Hour, "data time to record")
+		fs.DurationVar(&o.interval, "interval", 10*time.Second, "scrape interval of each node (kubeletstats collection_interval)")
+		fs.StringVar(&o.start, "start", "", "data time of the recording's start, RFC 3339 (default 2026-01-01T00:00:00Z + (day-1) x 24h)")
+		fs.BoolVar(&o.defaultIfOnly, "default-interface-only", false, "record only each pod's default interface (kubeletstats without collect_all_network_interfaces)")
+	} else {
+		fs.StringVar(&o.listen, "listen", "127.0.0.1:10255", "address of the first node's listener; further nodes take the following ports (port 0: each its own ephemeral port)")
+		fs.StringVar(&o.nodes, "node", "", "comma-separated nodes to serve (default: all nodes of the cluster)")
+		fs.BoolVar(&o.baselineOnly, "baseline-only", false, "write --baseline-out (and --scenario-out) and exit without serving")
+		fs.DurationVar(&o.duration, "duration", 0, "exit after this long (0: until SIGINT or SIGTERM)")
+	}
+	fs.StringVar(&o.configPath, "config", "", "cluster config JSON (default: the built-in estate named by --estate)")
+	fs.StringVar(&o.estate, "estate", "", "built-in cluster: "+strings.Join(kubeletsim.EstateNames(), " or ")+" (default: default)")
+	fs.IntVar(&o.day, "day", 0, "estate day simulated time 0 falls on, from 1 (default: the config's day, else 1); the baseline covers the time before it")
 	fs.StringVar(&o.incidentsPath, "incidents", "", "incidents JSON")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of all names, UIDs and noise")
 	fs.StringVar(&o.scenarioOut, "scenario-out", "", "write the resolved scenario JSON here (atomically, before serving)")
 	fs.StringVar(&o.baselineOut, "baseline-out", "", "write the baseline CSV of normal traffic here (atomically, before serving)")
 	fs.DurationVar(&o.baselineSpan, "baseline-span", 10*time.Second, "span length of the baseline (whole seconds)")
 	fs.IntVar(&o.baselineSpans, "baseline-spans", 2000, "number of spans of normal traffic the baseline simulates")
-	fs.BoolVar(&o.baselineOnly, "baseline-only", false, "write --baseline-out (and --scenario-out) and exit without serving")
-	fs.DurationVar(&o.duration, "duration", 0, "exit after this long (0: until SIGINT or SIGTERM)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -84,6 +120,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.duration < 0 {
 		return o, errors.New("--duration must not be negative")
 	}
+	if o.configPath != "" && o.estate != "" {
+		return o, errors.New("--config and --estate: give one")
+	}
+	if o.estate != "" && kubeletsim.Estates[o.estate] == nil {
+		return o, fmt.Errorf("--estate %q: want %s", o.estate, strings.Join(kubeletsim.EstateNames(), " or "))
+	}
+	if o.day < 0 {
+		return o, errors.New("--day must be 1 or more")
+	}
 	return o, nil
 }
 
@@ -93,10 +138,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := kubeletsim.DefaultConfig()
+	if o.estate != "" {
+		cfg = kubeletsim.Estates[o.estate]()
+	}
 	if o.configPath != "" {
 		if cfg, err = kubeletsim.LoadConfig(o.configPath); err != nil {
 			return err
 		}
+	}
+	if o.day > 0 {
+		cfg.Day = o.day
 	}
 	var incidents []kubeletsim.Incident
 	if o.incidentsPath != "" {
@@ -104,7 +155,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	sim, err := kubeletsim.New(cfg, incidents, o.seed, time.Now())
+	start := time.Now()
+	if o.record {
+		start = recordEpoch.Add(time.Duration(max(1, cfg.Day)-1) * 24 * time.Hour)
+		if o.start != "" {
+			if start, err = time.Parse(time.RFC3339Nano, o.start); err != nil {
+				return fmt.Errorf("--start: %w", err)
+			}
+		}
+	}
+	sim, err := kubeletsim.New(cfg, incidents, o.seed, start)
 	if err != nil {
 		return err
 	}
@@ -120,6 +180,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.baselineOnly {
 		return writeScenario(o.scenarioOut, sim.Scenario(nil))
+	}
+	if o.record {
+		if err := writeScenario(o.scenarioOut, sim.Scenario(nil)); err != nil {
+			return err
+		}
+		return record(sim, o, stdout, stderr)
 	}
 
 	var nodes []string
@@ -146,6 +212,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 	}
 	return srv.Serve(ctx)
+}
+
+// record writes the recording to o.out (atomically when it is a file) and says what it wrote on stderr.
+func record(sim *kubeletsim.Simulator, o options, stdout, stderr io.Writer) error {
+	ro := kubeletsim.RecordOptions{Duration: o.duration, Interval: o.interval, DefaultInterfaceOnly: o.defaultIfOnly}
+	var lines int
+	write := func(w io.Writer) (err error) {
+		lines, err = sim.Record(w, ro)
+		return err
+	}
+	var err error
+	if o.out == "-" {
+		err = write(stdout)
+	} else {
+		err = kubeletsim.WriteFileAtomic(o.out, write)
+	}
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	fmt.Fprintf(stderr, "kubeletsim record: %d lines, %v of data time from %s\n", lines, o.duration, sim.Start().UTC().Format(time.RFC3339))
+	return nil
 }
 
 func writeScenario(path string, sc kubeletsim.Scenario) error {

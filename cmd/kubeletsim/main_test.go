@@ -132,3 +132,86 @@ func TestBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// record writes a day's worth of lines without serving or sleeping; consecutive days follow
+// each other in data time; the same arguments write the same bytes.
+func TestRecord(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(name string, extra ...string) (string, kubeletsim.Scenario) {
+		t.Helper()
+		out, scen := filepath.Join(dir, name+".jsonl"), filepath.Join(dir, name+".json")
+		var stderr strings.Builder
+		args := append([]string{"record", "--estate", "mixed", "--duration", "3m", "--interval", "10s",
+			"--incidents", "../../internal/kubeletsim/testdata/incidents-mixed.json",
+			"--out", out, "--scenario-out", scen, "--seed", "5"}, extra...)
+		if err := run(context.Background(), args, io.Discard, &stderr); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if !strings.Contains(stderr.String(), "kubeletsim record: 36 lines") {
+			t.Errorf("stderr %q", stderr.String())
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sc kubeletsim.Scenario
+		b, err := os.ReadFile(scen)
+		if err != nil || json.Unmarshal(b, &sc) != nil {
+			t.Fatalf("scenario: %v", err)
+		}
+		return string(data), sc
+	}
+	d1, sc1 := rec("day1")
+	again, _ := rec("again")
+	d2, sc2 := rec("day2", "--day", "2", "--baseline-out", filepath.Join(dir, "b2.csv"), "--baseline-spans", "10")
+	if d1 != again {
+		t.Error("the same arguments recorded different bytes")
+	}
+	if d1 == d2 {
+		t.Error("day 1 and day 2 recorded the same bytes")
+	}
+	if lines := strings.Count(d1, "\n"); lines != 36 {
+		t.Errorf("%d lines, want 36 (2 nodes, 18 scrapes)", lines)
+	}
+	if sc1.StartTime != "2026-01-01T00:00:00Z" || sc1.Day != 1 || sc2.StartTime != "2026-01-02T00:00:00Z" || sc2.Day != 2 ||
+		sc2.EstateStart != sc1.StartTime {
+		t.Errorf("day 1 starts %s (day %d), day 2 %s (day %d, estate %s)", sc1.StartTime, sc1.Day, sc2.StartTime, sc2.Day, sc2.EstateStart)
+	}
+	if len(sc1.Incidents) != 7 || len(sc1.Pods) != 25 {
+		t.Errorf("%d incidents, %d pods", len(sc1.Incidents), len(sc1.Pods))
+	}
+	shifted := 0
+	for _, p := range sc1.Pods {
+		if len(p.Schedule) > 0 {
+			shifted++
+		}
+	}
+	if shifted != 4 {
+		t.Errorf("%d pods with a schedule, want 4 (3 level shifts, 1 surge)", shifted)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b2.csv")); err != nil {
+		t.Error(err)
+	}
+	// Written as the file exporter writes: every line an OTLP metrics request.
+	for i, line := range strings.Split(strings.TrimSuffix(d1, "\n"), "\n") {
+		if !strings.HasPrefix(line, `{"resourceMetrics":[`) || !json.Valid([]byte(line)) {
+			t.Fatalf("line %d: %.80s", i+1, line)
+		}
+	}
+}
+
+func TestEstateAndDayArguments(t *testing.T) {
+	for _, args := range [][]string{
+		{"--estate", "nope", "--baseline-only", "--baseline-out", "x"},
+		{"--estate", "mixed", "--config", "c.json", "--baseline-only", "--baseline-out", "x"},
+		{"--day", "-1", "--baseline-only", "--baseline-out", "x"},
+		{"--day", "99", "--baseline-only", "--baseline-out", filepath.Join(t.TempDir(), "b.csv")},
+		{"record", "--listen", "127.0.0.1:0"},
+		{"record", "--interval", "0s", "--out", filepath.Join(t.TempDir(), "r.jsonl")},
+		{"record", "--start", "yesterday", "--out", filepath.Join(t.TempDir(), "r.jsonl")},
+	} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: want an error", args)
+		}
+	}
+}

@@ -59,6 +59,23 @@
 // split is the same both ways a pod's ratios are the same whether a consumer sums all
 // interfaces or sees only the default one.
 //
+// # Patterns of real traffic, estates and days
+//
+// A service may add patterns measured on real traffic (patterns.go): idle slots in which
+// one direction collapses, one-slot spikes of one direction, and a schedule of level
+// shifts and surges; each multiplies the rates above. They are functions of estate time,
+// simulated time plus (Config.Day - 1) x 86400 s, as is all noise, so day 2 of a seed
+// continues day 1: a pod's counters at the start of day 2 are its counters at the end of
+// day 1, and the baseline simulated before the start of day 2 is day 1's traffic.
+// DefaultConfig has no patterns; MixedConfig is DefaultConfig plus ten single-replica
+// services that have them (the command's --estate mixed).
+//
+// # Recording
+//
+// Record writes, without serving or sleeping, the OTLP JSON lines a collector's file
+// exporter would write scraping the nodes with kubeletstats every interval, so a day of
+// data for `k8snetio replay` takes seconds (the command's `record` subcommand).
+//
 // # Incidents
 //
 // An incident applies to one pod from a start time (seconds of simulated time), optionally

@@ -18,6 +18,11 @@ const (
 	streamNodeUptime
 	streamDriftRx
 	streamDriftTx
+	streamIdle
+	streamSpike
+	streamSpikeSize
+	streamIdleDepthRx
+	streamIdleDepthTx
 )
 
 // mix64 is the splitmix64 finalizer: a cheap bijection whose output bits all depend on all input bits.

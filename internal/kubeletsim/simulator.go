@@ -13,6 +13,8 @@ type Simulator struct {
 	cluster   string
 	seed      uint64
 	start     time.Time
+	day       int   // Config.Day, at least 1
+	offset    int64 // estate seconds before simulated time 0: (day - 1) x 86400
 	nodes     []string
 	pods      []*simPod // sorted by node, namespace, name
 	incidents []ScenarioIncident
@@ -33,6 +35,10 @@ type simPod struct {
 	containerStart       time.Time // container start before any simulated restart
 	cpuMillis, memBytes  float64   // mean container CPU and memory, for plausible cpu/memory stats
 
+	idle     *IdleConfig // the service's patterns, for the scenario
+	spikes   *SpikeConfig
+	schedule []RateChange
+
 	traffic podTraffic
 	effects *podEffects // nil until an incident targets the pod
 	served  counterState
@@ -44,10 +50,13 @@ func New(cfg Config, incidents []Incident, seed uint64, start time.Time) (*Simul
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	day := max(1, cfg.Day)
 	s := &Simulator{
 		cluster: cfg.Cluster,
 		seed:    seed,
 		start:   start,
+		day:     day,
+		offset:  int64(day-1) * daySeconds,
 		nodes:   slices.Clone(cfg.Nodes),
 		now:     time.Now,
 	}
@@ -65,7 +74,7 @@ func New(cfg Config, incidents []Incident, seed uint64, start time.Time) (*Simul
 			if err := checkPodName(svc, name); err != nil {
 				return nil, err
 			}
-			p := newSimPod(seed, cfg.Cluster, svc, r, name, node, start)
+			p := newSimPod(seed, cfg.Cluster, svc, r, name, node, start, s.offset)
 			s.pods = append(s.pods, p)
 			byReplica[svc.Name] = append(byReplica[svc.Name], p)
 		}
@@ -134,7 +143,10 @@ func checkPodName(svc *ServiceConfig, name string) error {
 	return nil
 }
 
-func newSimPod(seed uint64, cluster string, svc *ServiceConfig, replica int, name, node string, start time.Time) *simPod {
+// The pod runs since before estate time 0 (start - offset seconds); on a later day its
+// counters continue from the earlier days'.
+func newSimPod(seed uint64, cluster string, svc *ServiceConfig, replica int, name, node string, start time.Time, offset int64) *simPod {
+	estateStart := start.Add(-time.Duration(offset) * time.Second)
 	subject := stringHash("pod", cluster, svc.Namespace, name)
 	uptime := time.Duration(3600+noiseHash(seed, subject, 0, streamUptime)%(3*86400)) * time.Second
 	delay := time.Duration(2+noiseHash(seed, subject, 0, streamContainerDelay)%9) * time.Second
@@ -142,14 +154,16 @@ func newSimPod(seed uint64, cluster string, svc *ServiceConfig, replica int, nam
 		name: name, namespace: svc.Namespace, uid: podUID(seed, cluster, svc.Namespace, name),
 		service: svc.Name, kind: svc.Kind, replica: replica, node: node,
 		containers: svc.containers(), interfaces: svc.interfaces(),
-		startTime: start.Add(-uptime).Truncate(time.Second),
-		traffic:   newPodTraffic(seed, subject, svc),
+		idle: svc.Idle, spikes: svc.Spikes, schedule: slices.Clone(svc.Schedule),
+		startTime: estateStart.Add(-uptime).Truncate(time.Second),
+		traffic:   newPodTraffic(seed, subject, svc, offset),
 		cpuMillis: 20 + (svc.InBytesPerSec+svc.OutBytesPerSec)/5e3,
 		memBytes:  float64(48<<20) + float64(noiseHash(seed, subject, 0, streamMemory)%(200<<20)),
 	}
 	p.containerStart = p.startTime.Add(delay)
-	// The pod's history before the simulation is its uptime at the mean rate.
-	p.served = newCounterState(0, uint64(p.traffic.inRate*uptime.Seconds()), uint64(p.traffic.outRate*uptime.Seconds()))
+	// The pod's history before estate time 0 is its uptime at the mean rate; from there on
+	// (the earlier days, on a later day) its counters sum the simulated seconds.
+	p.served = newCounterState(-offset, uint64(p.traffic.inRate*uptime.Seconds()), uint64(p.traffic.outRate*uptime.Seconds()))
 	return p
 }
 
@@ -190,12 +204,14 @@ func (s *Simulator) podsOn(node string) []*simPod {
 // addrs maps node names to listener addresses, for nodes being served.
 func (s *Simulator) Scenario(addrs map[string]string) Scenario {
 	sc := Scenario{
-		Cluster:    s.cluster,
-		Seed:       s.seed,
-		StartTime:  s.start.UTC().Format(time.RFC3339Nano),
-		Namespaces: []string{},
-		Pods:       []ScenarioPod{},
-		Incidents:  append([]ScenarioIncident{}, s.incidents...),
+		Cluster:     s.cluster,
+		Seed:        s.seed,
+		StartTime:   s.start.UTC().Format(time.RFC3339Nano),
+		Day:         s.day,
+		EstateStart: s.start.Add(-time.Duration(s.offset) * time.Second).UTC().Format(time.RFC3339Nano),
+		Namespaces:  []string{},
+		Pods:        []ScenarioPod{},
+		Incidents:   append([]ScenarioIncident{}, s.incidents...),
 	}
 	for _, n := range s.nodes {
 		sc.Nodes = append(sc.Nodes, ScenarioNode{Name: n, Addr: addrs[n]})
@@ -210,6 +226,7 @@ func (s *Simulator) Scenario(addrs map[string]string) Scenario {
 			DetectionService: DetectionService(p.name), Key: s.cluster + ":" + DetectionService(p.name),
 			Interfaces: interfaceNames(p.interfaces),
 			StartTime:  formatTime(p.startTime),
+			Idle:       p.idle, Spikes: p.spikes, Schedule: p.schedule,
 		})
 	}
 	slices.Sort(sc.Namespaces)
@@ -226,13 +243,17 @@ func interfaceNames(ifaces []InterfaceShare) []string {
 
 // Scenario is the JSON the simulator writes with --scenario-out.
 type Scenario struct {
-	Cluster    string             `json:"cluster"`
-	Seed       uint64             `json:"seed"`
-	StartTime  string             `json:"startTime"` // wall time of simulated time 0, RFC 3339 with fraction
-	Nodes      []ScenarioNode     `json:"nodes"`
-	Namespaces []string           `json:"namespaces"`
-	Pods       []ScenarioPod      `json:"pods"`
-	Incidents  []ScenarioIncident `json:"incidents"`
+	Cluster   string `json:"cluster"`
+	Seed      uint64 `json:"seed"`
+	StartTime string `json:"startTime"` // wall time of simulated time 0, RFC 3339 with fraction
+	Day       int    `json:"day"`       // the estate day simulated time 0 falls on, from 1
+	// EstateStart is the wall time of estate time 0, the start of day 1, which the pods'
+	// schedules count from.
+	EstateStart string             `json:"estateStart"`
+	Nodes       []ScenarioNode     `json:"nodes"`
+	Namespaces  []string           `json:"namespaces"`
+	Pods        []ScenarioPod      `json:"pods"`
+	Incidents   []ScenarioIncident `json:"incidents"`
 }
 
 // ScenarioNode is a node and, when served, its listener address.
@@ -254,6 +275,11 @@ type ScenarioPod struct {
 	Key              string   `json:"key"`              // <cluster>:<detectionService>, the baseline key
 	Interfaces       []string `json:"interfaces"`       // the first is the default interface
 	StartTime        string   `json:"startTime"`
+
+	// The service's patterns of real traffic, as configured; absent when it has none.
+	Idle     *IdleConfig  `json:"idle,omitempty"`
+	Spikes   *SpikeConfig `json:"spikes,omitempty"`
+	Schedule []RateChange `json:"schedule,omitempty"`
 }
 
 // ScenarioIncident is one incident resolved to its pod.

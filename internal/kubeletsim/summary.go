@@ -181,7 +181,7 @@ func (s *Simulator) summaryLocked(node string, at time.Time) Summary {
 	}
 
 	nodeUptime := time.Duration(7*86400+noiseHash(s.seed, stringHash("node", s.cluster, node), 0, streamNodeUptime)%(7*86400)) * time.Second
-	nodeStart := s.start.Add(-nodeUptime).Truncate(time.Second)
+	nodeStart := s.start.Add(-time.Duration(s.offset) * time.Second).Add(-nodeUptime).Truncate(time.Second)
 	// The node's own usage on top of its pods': system daemons and the kernel.
 	nodeCPU += 0.15
 	nodeCPUTotal += 0.15 * at.Sub(nodeStart).Seconds()

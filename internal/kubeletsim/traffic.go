@@ -13,18 +13,25 @@ type podTraffic struct {
 	driftPeriod     int64
 	wave, period    float64
 	phase           float64
+
+	// offset is the estate second of simulated second 0 (Config.Day); noise and patterns
+	// are functions of estate time, so consecutive days continue each other.
+	offset   int64
+	patterns *patterns // nil: none
 }
 
-func newPodTraffic(seed uint64, subject uint64, svc *ServiceConfig) podTraffic {
+func newPodTraffic(seed uint64, subject uint64, svc *ServiceConfig, offset int64) podTraffic {
 	spread := orDefault(svc.ReplicaSpread, defaultReplicaSpread)
 	return podTraffic{
-		seed:    seed,
-		subject: subject,
-		inRate:  svc.InBytesPerSec * (1 + spread*(2*unit(noiseHash(seed, subject, 0, streamSpreadIn))-1)),
-		outRate: svc.OutBytesPerSec * (1 + spread*(2*unit(noiseHash(seed, subject, 0, streamSpreadOut))-1)),
-		jitter:  orDefault(svc.Jitter, defaultJitter),
-		load:    orDefault(svc.Load, defaultLoad),
-		drift:   orDefault(svc.Drift, defaultDrift),
+		seed:     seed,
+		subject:  subject,
+		offset:   offset,
+		patterns: newPatterns(svc),
+		inRate:   svc.InBytesPerSec * (1 + spread*(2*unit(noiseHash(seed, subject, 0, streamSpreadIn))-1)),
+		outRate:  svc.OutBytesPerSec * (1 + spread*(2*unit(noiseHash(seed, subject, 0, streamSpreadOut))-1)),
+		jitter:   orDefault(svc.Jitter, defaultJitter),
+		load:     orDefault(svc.Load, defaultLoad),
+		drift:    orDefault(svc.Drift, defaultDrift),
 		// At least 1 s, so knots are distinct steps.
 		driftPeriod: max(1, int64(math.Round(orDefault(svc.DriftPeriod, defaultDriftPeriod)))),
 		wave:        orDefault(svc.Wave, defaultWave),
@@ -35,10 +42,15 @@ func newPodTraffic(seed uint64, subject uint64, svc *ServiceConfig) podTraffic {
 
 // normalStep is the bytes received and sent in simulated second k without incidents.
 func (t *podTraffic) normalStep(k int64) (rx, tx float64) {
+	k += t.offset // estate time from here on
 	common := (1 + t.wave*math.Sin(2*math.Pi*float64(k)/t.period+t.phase)) *
 		(1 + t.load*bell(noiseHash(t.seed, t.subject, k, streamLoad)))
 	rx = t.inRate * common * (1 + t.drift*t.driftAt(k, streamDriftRx)) * (1 + t.jitter*bell(noiseHash(t.seed, t.subject, k, streamRx)))
 	tx = t.outRate * common * (1 + t.drift*t.driftAt(k, streamDriftTx)) * (1 + t.jitter*bell(noiseHash(t.seed, t.subject, k, streamTx)))
+	if t.patterns != nil {
+		prx, ptx := t.patterns.multipliers(t.seed, t.subject, k)
+		rx, tx = rx*prx, tx*ptx
+	}
 	return rx, tx
 }
 

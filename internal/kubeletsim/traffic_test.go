@@ -247,6 +247,7 @@ func TestSameSeedSameScenarioAndCounters(t *testing.T) {
 	}
 	scA, scB := a.Scenario(nil), b.Scenario(nil)
 	scA.StartTime, scB.StartTime = "", ""
+	scA.EstateStart, scB.EstateStart = "", ""
 	for i := range scA.Pods { // pod start times are relative to the start
 		scA.Pods[i].StartTime, scB.Pods[i].StartTime = "", ""
 	}
