@@ -21,6 +21,7 @@ var commands = []command{
 	{"replay", "run the detection over recorded metrics and print its events", runReplay},
 	{"baseline", "learn baselines from recorded metrics, merge and compare them", runBaseline},
 	{"events", "print anomaly events from a recorded logs file, optionally following it", runEvents},
+	{"eval", "back-test configs against labelled or injected incidents: recall, false events, latency", runEval},
 }
 
 // Exit statuses: a usage error is the command line's fault, a failure the files'.
@@ -74,9 +75,9 @@ func usage() string {
 	var b strings.Builder
 	b.WriteString("Usage: k8snetio <command> [arguments]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(&b, "  %-10s %s\n", "help", "print this help, or a command's with 'k8snetio help <command>'")
+	fmt.Fprintf(&b, "  %-12s %s\n", "help", "print this help, or a command's with 'k8snetio help <command>'")
 	b.WriteString("\nRun 'k8snetio <command> -h' for a command's options.\n")
 	return b.String()
 }
