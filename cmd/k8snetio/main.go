@@ -76,9 +76,9 @@ func usage() string {
 	var b strings.Builder
 	b.WriteString("Usage: k8snetio <command> [arguments]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(&b, "  %-12s %s\n", "help", "print this help, or a command's with 'k8snetio help <command>'")
+	fmt.Fprintf(&b, "  %-10s %s\n", "help", "print this help, or a command's with 'k8snetio help <command>'")
 	b.WriteString("\nRun 'k8snetio <command> -h' for a command's options.\n")
 	return b.String()
 }
