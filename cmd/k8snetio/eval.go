@@ -40,7 +40,8 @@ the first point after the window end plus lateness, in immediate mode the point 
 closed the span which crossed count_threshold. An event emitted before the incident
 began (immediate mode, the pod was already anomalous earlier in that window) counts with
 latency 0. As in replay, spans and windows follow the data's timestamps and a window
-still open at the end of the data is not reported; learning is off during detection.
+still open at the end of the data is not reported; learning is off during detection. The
+recordings are held in memory (every mode runs over the same, possibly injected, data).
 
 Options:
   --config FILE      a mode: the component's settings, as for replay (the component's
