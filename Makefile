@@ -8,12 +8,12 @@ OCB       := $(BIN_DIR)/ocb-$(OCB_VERSION)
 COLLECTOR := $(BUILD_DIR)/otelcol-k8snetio
 PKGS      := ./...
 
-.PHONY: all test vet fmt-check unit e2e bench generate collector tools demo clean
+.PHONY: all test vet fmt-check browser-check unit e2e bench generate collector tools demo clean
 
 all: test
 
 ## test: vet, gofmt and the race tests, including the end-to-end test against the built collector
-test: vet fmt-check collector tools
+test: vet fmt-check browser-check collector tools
 	K8SNETIO_COLLECTOR=$(abspath $(COLLECTOR)) K8SNETIO_BIN=$(abspath $(BIN_DIR)) \
 		$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
@@ -23,7 +23,7 @@ e2e: collector tools
 		$(GO) test -race -count=1 -timeout 20m ./e2e/ ./examples/
 
 ## unit: the tests without building the collector (the end-to-end test skips itself)
-unit: vet fmt-check
+unit: vet fmt-check browser-check
 	$(GO) test -race -count=1 $(PKGS)
 
 vet:
@@ -32,6 +32,11 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_build/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# go test prints no skip message without -v, so say here that the report's browser test will skip.
+browser-check:
+	@command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 || \
+		echo "note: chromium-headless-shell not installed: TestReportInBrowser (internal/evalreport) will skip; 'apt-get install chromium-headless-shell' to run it"
 
 ## bench: the engine's throughput benchmark (ns and allocations per data point)
 bench:
