@@ -60,6 +60,7 @@ type Engine struct {
 	mu      sync.Mutex
 	pods    map[podID]*pod
 	sources map[string]*source // by node: each has its own data time
+	peers   peerCounts
 	batch   tally
 	pending []Event
 
@@ -116,6 +117,7 @@ func New(cfg Config, set Settings) (*Engine, error) {
 		baselines: reloader,
 		pods:      map[podID]*pod{},
 		sources:   map[string]*source{},
+		peers:     peerCounts{},
 		span:      int64(cfg.Span),
 		lateness:  int64(cfg.Lateness),
 		skew:      int64(cfg.MaxClockSkew),
@@ -322,23 +324,28 @@ func (e *Engine) sweep(src *source) {
 		}
 	}
 	src.swept = through
+	first := len(e.pending)
 	e.pending = src.windows.closeThrough(through, e.cfg.CountThreshold, e.pending)
+	for i := first; i < len(e.pending); i++ {
+		e.addContext(&e.pending[i], b)
+	}
 	if len(src.pods) == 0 && len(src.windows.open) == 0 {
 		delete(e.sources, src.name)
 	}
 }
 
-// advanceObserver tells the learner which spans are complete everywhere: those every source has
-// scored.
+// advanceObserver tells the learner which spans are complete everywhere (those every source has
+// scored) and forgets the peer counts of windows every source has closed.
 func (e *Engine) advanceObserver() {
-	if e.observer == nil || len(e.sources) == 0 {
+	if len(e.sources) == 0 {
 		return
 	}
-	through := int64(math.MaxInt64)
+	through, closed := int64(math.MaxInt64), int64(math.MaxInt64)
 	for _, src := range e.sources {
-		through = min(through, src.swept)
+		through, closed = min(through, src.swept), min(closed, src.windows.closedThrough)
 	}
-	if through > e.observedThrough {
+	e.peers.forgetBefore(closed)
+	if e.observer != nil && through > e.observedThrough {
 		e.observedThrough = through
 		e.observer.Advance(time.Unix(0, through).UTC())
 	}
@@ -376,6 +383,13 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 		return // the search's ratio is null without both directions
 	}
 	e.batch.scored++
+	w := &p.src.windows
+	wstart := w.startOf(start)
+	peers := e.peers.of(wstart, p.key)
+	if p.peerWindow != wstart || !p.peerCounted {
+		p.peerWindow, p.peerCounted = wstart, true
+		peers.total++
+	}
 	stats, ok := b.Lookup(p.key)
 	if !ok {
 		return
@@ -385,12 +399,14 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 		return
 	}
 	e.batch.anomalous++
-	w := &p.src.windows
-	wstart := w.startOf(start)
 	g := groupKey{cluster: p.cluster, node: p.node, pod: p.name, namespace: p.namespace, service: p.service}
-	c := w.add(wstart, g, &v)
+	c := w.add(wstart, g, &v, sp)
+	if c.count == e.cfg.CountThreshold+1 {
+		peers.anomalous++
+	}
 	if e.cfg.Mode == ModeImmediate && !c.emitted && c.count > e.cfg.CountThreshold {
 		c.emitted = true
 		e.pending = append(e.pending, w.event(wstart, g, c, start))
+		e.addContext(&e.pending[len(e.pending)-1], b)
 	}
 }

@@ -31,6 +31,17 @@ type Event struct {
 	MaxZ map[baseline.Signal]float64
 	// Time is the record's timestamp: the window end, or in immediate mode the span that crossed the threshold.
 	Time time.Time
+
+	// Peer context. PeakInbound and PeakOutbound are the bytes of the window's most anomalous
+	// span, UsualInbound and UsualOutbound the service's usual bytes per span (from the
+	// baseline's volume columns, when it has them), SpanSeconds turns both into rates.
+	PeakInbound, PeakOutbound   float64
+	UsualInbound, UsualOutbound float64
+	HasUsual                    bool
+	SpanSeconds                 float64
+	// PeersAnomalous of PeersTotal pods of the same service scored in the window passed the
+	// count threshold, as known when the event was made.
+	PeersAnomalous, PeersTotal int
 }
 
 // PutBody writes the HEC `event` object; the field names are the search's output fields.
@@ -63,6 +74,16 @@ func (ev *Event) PutBody(m pcommon.Map) {
 			z.PutDouble(s.String(), v)
 		}
 	}
+	if ev.SpanSeconds > 0 {
+		m.PutDouble("inbound_rate", ev.PeakInbound/ev.SpanSeconds)
+		m.PutDouble("outbound_rate", ev.PeakOutbound/ev.SpanSeconds)
+		if ev.HasUsual {
+			m.PutDouble("usual_inbound_rate", ev.UsualInbound/ev.SpanSeconds)
+			m.PutDouble("usual_outbound_rate", ev.UsualOutbound/ev.SpanSeconds)
+		}
+	}
+	m.PutInt("peers_anomalous", int64(ev.PeersAnomalous))
+	m.PutInt("peers_total", int64(ev.PeersTotal))
 }
 
 // Body returns the event object as plain Go values, as the HEC exporter would send it.

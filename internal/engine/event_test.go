@@ -43,6 +43,13 @@ func TestEventBody(t *testing.T) {
 		"analytic_story":     "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring",
 		"message":            "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host node-1",
 		"max_zscore":         map[string]any{"inbound:outbound": 20.0},
+		// Peer context: every span moved 300 in and 100 out in 10 s; web is the only pod of
+		// prod:web scored in the window, and it passed the threshold. ratioCSV has no volume
+		// columns, so no usual rates.
+		"inbound_rate":    30.0,
+		"outbound_rate":   10.0,
+		"peers_anomalous": int64(1),
+		"peers_total":     int64(1),
 	}
 	got := ev.Body()
 	for k, w := range want {
@@ -55,6 +62,36 @@ func TestEventBody(t *testing.T) {
 	for k := range got {
 		if _, ok := want[k]; !ok {
 			t.Errorf("unexpected body field %q = %#v", k, got[k])
+		}
+	}
+}
+
+// TestEventPeerContext: three replicas of web on three nodes, webPod2 anomalous (six spans of
+// 300/100, but its peak span has 600/100), the two others normal (50/100); the baseline has volume
+// columns (usual 1000 in, 500 out per span). Its event says 1 of 3 pods anomalous, the peak
+// span's rates (60 and 10 B/s) and the usual rates (100 and 50 B/s).
+func TestEventPeerContext(t *testing.T) {
+	csv := "key,avg_inbound:outbound,stdev_inbound:outbound,avg_inbound_network_io,stdev_inbound_network_io,avg_outbound_network_io,stdev_outbound_network_io\n" +
+		"prod:web,0.5,0.125,1000,100000,500,100000\n"
+	h := newHarness(t, csv)
+	third := podRes{uid: "uid-web-3", name: "web-7c5ddbdf54-zzzzz", namespace: "default", cluster: "prod", node: "node-3"}
+	h.feed(3535, traffic{webPod, 0, 0}, traffic{webPod2, 0, 0}, traffic{third, 0, 0})
+	for i := int64(1); i <= 6; i++ {
+		in := int64(300)
+		if i == 3 {
+			in = 600
+		}
+		h.feed(3535+10*i, traffic{webPod, 50, 100}, traffic{webPod2, in, 100}, traffic{third, 50, 100})
+	}
+	h.e.Flush(context.Background())
+	e := mustOneEvent(t, h.takeEvents())
+	ev := e.Body()
+	for k, w := range map[string]any{
+		"k8s.pod.name": webPod2.name, "peers_anomalous": int64(1), "peers_total": int64(3),
+		"inbound_rate": 60.0, "outbound_rate": 10.0, "usual_inbound_rate": 100.0, "usual_outbound_rate": 50.0,
+	} {
+		if !reflect.DeepEqual(ev[k], w) {
+			t.Errorf("%s = %#v, want %#v", k, ev[k], w)
 		}
 	}
 }

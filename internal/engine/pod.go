@@ -20,6 +20,8 @@ type pod struct {
 	index  map[string]int // series by interface and direction, once a pod has many
 
 	scoredThrough int64 // spans ending at or before it are scored: their points are late
+	peerWindow    int64 // the window this pod was last counted in among its service's pods
+	peerCounted   bool
 	lastSeen      int64 // Unix ns of the newest point
 	pending       int   // points waiting in the series' reorder buffers
 }

@@ -20,6 +20,9 @@ type windowCount struct {
 	maxZ      [baseline.NumSignals]float64
 	flagged   [baseline.NumSignals]bool
 	emitted   bool // immediate mode: already sent for this window
+	// The anomalous span with the highest z-score: its bytes in and out, for the event.
+	peakZ           float64
+	peakIn, peakOut float64
 }
 
 // windows holds the counts of the windows not closed yet, keyed by window start (Unix ns).
@@ -37,7 +40,7 @@ func newWindows(length time.Duration, maxAnomalies int) windows {
 func (w *windows) startOf(t int64) int64 { return floorTo(t, w.length) }
 
 // add counts one anomalous pod-span and returns its group's running count.
-func (w *windows) add(start int64, g groupKey, v *verdict) *windowCount {
+func (w *windows) add(start int64, g groupKey, v *verdict, sp podSpan) *windowCount {
 	groups := w.open[start]
 	if groups == nil {
 		groups = map[groupKey]*windowCount{}
@@ -51,8 +54,14 @@ func (w *windows) add(start int64, g groupKey, v *verdict) *windowCount {
 	c.count++
 	c.insertText(v.text, w.maxAnomalies)
 	for s := range v.flagged {
-		if v.flagged[s] && (!c.flagged[s] || v.z[s] > c.maxZ[s]) {
+		if !v.flagged[s] {
+			continue
+		}
+		if !c.flagged[s] || v.z[s] > c.maxZ[s] {
 			c.maxZ[s], c.flagged[s] = v.z[s], true
+		}
+		if v.z[s] > c.peakZ { // flagged z is above k > 0, so the first span always sets it
+			c.peakZ, c.peakIn, c.peakOut = v.z[s], sp.in, sp.out
 		}
 	}
 	return c
@@ -83,6 +92,7 @@ func (w *windows) event(start int64, g groupKey, c *windowCount, at int64) Event
 		WindowEnd:   time.Unix(0, start+w.length).UTC(),
 		MaxZ:        map[baseline.Signal]float64{},
 		Time:        time.Unix(0, at).UTC(),
+		PeakInbound: c.peakIn, PeakOutbound: c.peakOut,
 	}
 	for s, ok := range c.flagged {
 		if ok {

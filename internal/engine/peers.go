@@ -1,0 +1,53 @@
+package engine
+
+import "github.com/k8snetio/k8snetioanomaly/internal/baseline"
+
+// peerKey is one service (baseline key) in one window.
+type peerKey struct {
+	window int64
+	key    string
+}
+
+// peerCount says how many pods of a service were scored in a window and how many of them passed
+// the count threshold: when most replicas shift together it is a deploy or a load change, not a
+// compromised pod.
+type peerCount struct{ total, anomalous int }
+
+type peerCounts map[peerKey]*peerCount
+
+func (pc peerCounts) of(window int64, key string) *peerCount {
+	k := peerKey{window, key}
+	c := pc[k]
+	if c == nil {
+		c = &peerCount{}
+		pc[k] = c
+	}
+	return c
+}
+
+// forgetBefore drops the windows that end at or before t on every source.
+func (pc peerCounts) forgetBefore(t int64) {
+	for k := range pc {
+		if k.window < t {
+			delete(pc, k)
+		}
+	}
+}
+
+// addContext puts the peer counts and the service's usual rates into an event; the counts are as
+// known when the event is made (another node may still be scoring the same window).
+func (e *Engine) addContext(ev *Event, b *baseline.Baseline) {
+	key := ev.Cluster + ":" + ev.Service
+	if c := e.peers[peerKey{ev.WindowStart.UnixNano(), key}]; c != nil {
+		ev.PeersTotal, ev.PeersAnomalous = c.total, c.anomalous
+	}
+	ev.SpanSeconds = e.cfg.Span.Seconds()
+	if stats, ok := b.Lookup(key); ok {
+		if st := stats[baseline.InboundIO]; st.Scorable {
+			ev.UsualInbound, ev.HasUsual = st.Avg, true
+		}
+		if st := stats[baseline.OutboundIO]; st.Scorable {
+			ev.UsualOutbound, ev.HasUsual = st.Avg, true
+		}
+	}
+}
