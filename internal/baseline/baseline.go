@@ -3,9 +3,7 @@
 package baseline
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +48,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.ColumnName != "" {
-		b.WriteString("column " + strconv.Quote(e.ColumnName) + ": ")
+		b.WriteString("column " + Quote(e.ColumnName) + ": ")
 	}
 	b.WriteString(e.Msg)
 	return b.String()
@@ -170,26 +168,18 @@ type column struct {
 	name string
 }
 
-// Parse reads a baseline CSV from r; file is used only in error messages.
+// Parse reads a baseline CSV from r; file is used only in error messages. A header-only file
+// parses to a baseline with no keys; whether that may be used is the Reloader's decision.
 func Parse(r io.Reader, file string) (*Baseline, error) {
-	br := bufio.NewReader(r)
-	// Splunk and Excel exports may start with a UTF-8 BOM, which would otherwise become part of the first header name.
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\uFEFF")) {
-		br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1 // checked here, to say which row and how many fields
-	cr.ReuseRecord = true
-
-	header, err := cr.Read()
+	cr := NewReader(r, file)
+	header, err := cr.Header()
 	if err == io.EOF {
 		return nil, &Error{File: file, Line: 1, Msg: `empty file: want a header row with a "key" column and avg_<signal>/stdev_<signal> columns`}
 	}
 	if err != nil {
-		return nil, csvError(file, err)
+		return nil, err
 	}
-	headerLine, _ := cr.FieldPos(0)
-	cols, keyCol, signals, err := parseHeader(file, headerLine, header)
+	cols, keyCol, signals, err := parseHeader(file, cr.Line(0), header)
 	if err != nil {
 		return nil, err
 	}
@@ -197,24 +187,24 @@ func Parse(r io.Reader, file string) (*Baseline, error) {
 	b := &Baseline{file: file, signals: signals[:len(signals):len(signals)], index: map[string]int32{}}
 	var firstLine []int // line of each row, to say where a duplicate key was first seen
 	for {
-		rec, err := cr.Read()
+		rec, err := cr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, csvError(file, err)
+			return nil, err
 		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) != len(cols) {
-			return nil, &Error{File: file, Line: line, Msg: fmt.Sprintf("row has %d fields, header has %d", len(rec), len(cols))}
+		fieldError := func(i int, msg string) error {
+			e := cr.ErrorAt(i, msg)
+			e.ColumnName = cols[i].name
+			return e
 		}
 		key := rec[keyCol]
-		if strings.TrimSpace(key) == "" {
-			return nil, &Error{File: file, Line: line, Column: keyCol + 1, ColumnName: "key", Msg: "empty key"}
+		if msg := CheckKey(key); msg != "" {
+			return nil, fieldError(keyCol, msg)
 		}
 		if i, dup := b.index[key]; dup {
-			return nil, &Error{File: file, Line: line, Column: keyCol + 1, ColumnName: "key",
-				Msg: fmt.Sprintf("duplicate key %q, first on line %d", key, firstLine[i])}
+			return nil, fieldError(keyCol, fmt.Sprintf("duplicate key %s, first on line %d", Quote(key), firstLine[i]))
 		}
 		var row [NumSignals]Stat
 		var hasAvg, hasStdev [NumSignals]bool
@@ -222,9 +212,9 @@ func Parse(r io.Reader, file string) (*Baseline, error) {
 			if c.role != colAvg && c.role != colStdev {
 				continue
 			}
-			v, present, msg := parseCell(rec[i], c.role == colStdev)
+			v, present, msg := ParseNumber(rec[i], c.role == colStdev)
 			if msg != "" {
-				return nil, &Error{File: file, Line: line, Column: i + 1, ColumnName: c.name, Msg: msg}
+				return nil, fieldError(i, msg)
 			}
 			if !present {
 				continue
@@ -238,12 +228,13 @@ func Parse(r io.Reader, file string) (*Baseline, error) {
 		for s := range row {
 			row[s].Scorable = hasAvg[s] && hasStdev[s] && row[s].Stdev > 0
 		}
+		line := cr.Line(0)
 		if len(b.rows) == math.MaxInt32 {
 			return nil, &Error{File: file, Line: line, Msg: "too many rows"}
 		}
 		b.index[strings.Clone(key)] = int32(len(b.rows)) // Clone: the key must not pin the reader's whole line buffer
 		b.rows = append(b.rows, row)
-		firstLine = append(firstLine, line)
+		firstLine = append(firstLine, cr.Line(keyCol))
 	}
 	return b, nil
 }
@@ -255,8 +246,7 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 	seen := map[string]int{}
 	var avgCol [NumSignals]bool
 	stdevCol := [NumSignals]int{} // 1-based column of stdev_S, 0 when absent
-	for i, raw := range header {
-		name := strings.TrimSpace(raw)
+	for i, name := range header {
 		cols[i].name = name
 		if name != "" { // a trailing comma gives empty names; they are ignored, so repeating them is harmless
 			if first, dup := seen[name]; dup {
@@ -280,7 +270,7 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 		sig, ok := ParseSignal(rest)
 		if !ok {
 			return nil, 0, nil, &Error{File: file, Line: line, Column: i + 1, ColumnName: name,
-				Msg: fmt.Sprintf("unknown signal %q; known signals: %s", rest, knownSignals())}
+				Msg: fmt.Sprintf("unknown signal %s; known signals: %s", Quote(rest), knownSignals())}
 		}
 		cols[i].sig = sig
 		if cols[i].role == colAvg {
@@ -306,44 +296,10 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 	return cols, keyCol, signals, nil
 }
 
-// parseCell returns the cell's value, whether it holds one (blank means no value), and a message when it is invalid.
-func parseCell(cell string, isStdev bool) (v float64, present bool, msg string) {
-	s := strings.TrimSpace(cell)
-	if s == "" {
-		return 0, false, ""
-	}
-	// Only plain decimal text, as Splunk writes it: ParseFloat alone would also take hex, underscores, "Inf" and "NaN".
-	if strings.ContainsFunc(s, notDecimal) {
-		return 0, false, fmt.Sprintf("%q is not a number", cell)
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	switch {
-	case errors.Is(err, strconv.ErrRange):
-		return 0, false, fmt.Sprintf("%q is not a number (out of float64 range)", cell)
-	case err != nil:
-		return 0, false, fmt.Sprintf("%q is not a number", cell)
-	case isStdev && v < 0:
-		return 0, false, fmt.Sprintf("negative standard deviation %s", s)
-	}
-	return v, true, ""
-}
-
-func notDecimal(r rune) bool {
-	return !(r >= '0' && r <= '9' || r == '.' || r == 'e' || r == 'E' || r == '+' || r == '-')
-}
-
 func knownSignals() string {
 	names := make([]string, NumSignals)
 	for s := range NumSignals {
 		names[s] = s.String()
 	}
 	return strings.Join(names, ", ")
-}
-
-func csvError(file string, err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return &Error{File: file, Line: pe.Line, Column: pe.Column, Msg: pe.Err.Error()}
-	}
-	return &Error{File: file, Msg: err.Error()} // a read error of the underlying reader
 }
