@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Stat is one signal's baseline for one key.
@@ -76,15 +77,18 @@ func (b *Baseline) Len() int { return len(b.rows) }
 // File returns the name the baseline was read from.
 func (b *Baseline) File() string { return b.file }
 
-// Load reads and parses the baseline file at path.
+// DefaultMaxBytes is the largest baseline file read unless MaxBytes says otherwise (256 MiB).
+const DefaultMaxBytes = 256 << 20
+
+// Load reads and parses the baseline file at path, which must be a regular file of at most DefaultMaxBytes.
 func Load(path string) (*Baseline, error) {
-	b, _, err := load(path)
+	b, _, err := load(path, DefaultMaxBytes)
 	return b, err
 }
 
 // load also returns the file state that was actually read, so the Reloader can remember it.
-func load(path string) (*Baseline, fs.FileInfo, error) {
-	data, fi, err := readStable(path)
+func load(path string, maxBytes int64) (*Baseline, fs.FileInfo, error) {
+	data, fi, err := readStable(path, maxBytes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -97,12 +101,12 @@ var errUnstable = errors.New("file changed while being read")
 
 // readStable reads the whole file and returns the state of what it read; it retries a file that is being
 // rewritten in place, because a truncated CSV can still parse and must not be scored against.
-func readStable(path string) ([]byte, fs.FileInfo, error) {
+func readStable(path string, maxBytes int64) ([]byte, fs.FileInfo, error) {
 	var err error
 	for range 3 {
 		var data []byte
 		var fi fs.FileInfo
-		data, fi, err = readOnce(path)
+		data, fi, err = readOnce(path, maxBytes)
 		if !errors.Is(err, errUnstable) {
 			return data, fi, err
 		}
@@ -110,8 +114,22 @@ func readStable(path string) ([]byte, fs.FileInfo, error) {
 	return nil, nil, err
 }
 
-func readOnce(path string) ([]byte, fs.FileInfo, error) {
-	f, err := os.Open(path)
+// readOnce reads a regular file of at most maxBytes. Anything else is refused before it is read:
+// a FIFO would block the reader forever, /dev/zero never ends.
+func readOnce(path string, maxBytes int64) ([]byte, fs.FileInfo, error) {
+	fi, err := os.Stat(path) // follows symlinks, and never blocks on a FIFO or opens a device
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkFile(path, fi, maxBytes); err != nil {
+		return nil, nil, err
+	}
+	if testHookBeforeOpen != nil {
+		testHookBeforeOpen(path)
+	}
+	// O_NONBLOCK: the path may have become a FIFO since the Stat, and opening one without it
+	// waits for a writer; the Stat of the open file below refuses it then.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -120,12 +138,19 @@ func readOnce(path string) ([]byte, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if before.IsDir() {
-		return nil, nil, &Error{File: path, Msg: "is a directory, not a baseline file"}
+	if err := checkFile(path, before, maxBytes); err != nil {
+		return nil, nil, err
 	}
-	data, err := io.ReadAll(f)
+	if testHookBeforeRead != nil {
+		testHookBeforeRead(path)
+	}
+	// One byte more than allowed tells a file that grew while it was read from one that did not.
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
 	if err != nil {
 		return nil, nil, err
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, nil, &Error{File: path, Msg: "grew past baseline.max_bytes (" + byteSize(maxBytes) + ") while being read"}
 	}
 	if testHookAfterRead != nil {
 		testHookAfterRead(path)
@@ -135,14 +160,53 @@ func readOnce(path string) ([]byte, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	// The length test also catches a rewrite within one mtime tick on filesystems with coarse timestamps.
-	if !sameState(before, after) || (after.Mode().IsRegular() && int64(len(data)) != after.Size()) {
+	if !sameState(before, after) || int64(len(data)) != after.Size() {
 		return nil, nil, &unstableError{path}
 	}
 	return data, after, nil
 }
 
-// testHookAfterRead lets tests change the file between reading it and checking it is unchanged.
-var testHookAfterRead func(path string)
+// checkFile refuses what is not a regular file of at most maxBytes.
+func checkFile(path string, fi fs.FileInfo, maxBytes int64) error {
+	if !fi.Mode().IsRegular() {
+		return &Error{File: path, Msg: "not a regular file (" + fileKind(fi.Mode()) + ")"}
+	}
+	if fi.Size() > maxBytes {
+		return &Error{File: path, Msg: "is " + byteSize(fi.Size()) + ", more than baseline.max_bytes (" + byteSize(maxBytes) + ")"}
+	}
+	return nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeDir != 0:
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return m.Type().String()
+}
+
+// byteSize says n in MiB when that is exact or large, else in bytes.
+func byteSize(n int64) string {
+	const mib = 1 << 20
+	switch {
+	case n > 0 && n%mib == 0:
+		return strconv.FormatInt(n/mib, 10) + " MiB"
+	case n >= mib:
+		return strconv.FormatFloat(float64(n)/mib, 'f', 1, 64) + " MiB (" + strconv.FormatInt(n, 10) + " bytes)"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// The test hooks let tests change the file while it is being read.
+var testHookBeforeOpen, testHookBeforeRead, testHookAfterRead func(path string)
 
 type unstableError struct{ path string }
 
