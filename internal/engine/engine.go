@@ -100,9 +100,9 @@ func New(cfg Config, set Settings) (*Engine, error) {
 	case reloader != nil:
 	case cfg.Learn.Enabled:
 		// A new cluster learns first: its baseline file may only appear later.
-		reloader, err = baseline.NewReloaderAwaiting(cfg.Baseline.Path)
+		reloader, err = baseline.NewReloaderAwaiting(cfg.Baseline.Path, baseline.MaxBytes(cfg.Baseline.MaxBytes))
 	default:
-		reloader, err = baseline.NewReloader(cfg.Baseline.Path)
+		reloader, err = baseline.NewReloader(cfg.Baseline.Path, baseline.MaxBytes(cfg.Baseline.MaxBytes))
 	}
 	if err != nil {
 		return nil, err
@@ -181,6 +181,11 @@ func (e *Engine) Flush(ctx context.Context) {
 // ReloadBaseline re-reads the baseline file if it changed; a failure keeps the last good one.
 func (e *Engine) ReloadBaseline(ctx context.Context) error {
 	changed, err := e.baselines.Check()
+	return e.baselineChecked(ctx, changed, err)
+}
+
+// baselineChecked logs and counts the outcome of a baseline check.
+func (e *Engine) baselineChecked(ctx context.Context, changed bool, err error) error {
 	if err != nil {
 		e.tel.BaselineReloadFailures.Add(ctx, 1)
 		e.set.Logger.Error("Baseline reload failed; keeping the last good baseline", zap.Error(err))
@@ -194,22 +199,21 @@ func (e *Engine) ReloadBaseline(ctx context.Context) error {
 	return nil
 }
 
-// Start runs the baseline reload and the idle flush until Shutdown.
+// Start runs the baseline reload and the idle flush until Shutdown. The baseline is read in a
+// goroutine of its own, so a slow read never holds up closing spans, nor Shutdown.
 func (e *Engine) Start() {
 	e.restoreLearning(context.Background())
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
+	if d := e.cfg.Baseline.ReloadInterval; d > 0 {
+		go e.baselines.Run(e.stop, d, func(changed bool, err error) { _ = e.baselineChecked(context.Background(), changed, err) })
+	}
 	go e.run()
 }
 
 func (e *Engine) run() {
 	defer close(e.done)
 	ctx := context.Background()
-	var reload, idle, learnWrite <-chan time.Time
-	if d := e.cfg.Baseline.ReloadInterval; d > 0 {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		reload = t.C
-	}
+	var idle, learnWrite <-chan time.Time
 	if d := e.cfg.IdleFlush; d > 0 {
 		t := time.NewTicker(max(d/4, 10*time.Millisecond))
 		defer t.Stop()
@@ -224,8 +228,6 @@ func (e *Engine) run() {
 		select {
 		case <-e.stop:
 			return
-		case <-reload:
-			_ = e.ReloadBaseline(ctx)
 		case <-idle:
 			e.Tick(ctx)
 		case <-learnWrite:
@@ -235,7 +237,8 @@ func (e *Engine) run() {
 }
 
 // Shutdown stops the background loop, flushes what is complete in data time and writes
-// what was learned.
+// what was learned. It does not wait for a baseline read in progress: that goroutine ends
+// when its read returns and reports nothing.
 func (e *Engine) Shutdown(ctx context.Context) {
 	if e.stop != nil {
 		close(e.stop)
