@@ -109,6 +109,7 @@ func (r *Reloader) Check() (changed bool, err error) {
 // so that the file is read outside the loop that closes spans. Nothing waits for Run: it
 // returns soon after stop is closed, except while a read hangs in the kernel (say, a hung
 // network file system); then it stays behind until that read returns, and reports nothing.
+// interval must be positive.
 func (r *Reloader) Run(stop <-chan struct{}, interval time.Duration, report func(changed bool, err error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
