@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 	"github.com/k8snetio/k8snetioanomaly/internal/learn"
 )
 
@@ -96,12 +98,11 @@ func writeTable(t *learn.Table, out string, stdout io.Writer) error {
 
 // readTable reads one learned (or Splunk-exported) baseline; errors name the file, line and column.
 func readTable(path string) (*learn.Table, error) {
-	f, err := os.Open(path)
+	data, err := baseline.ReadFile(path, baseline.DefaultMaxBytes) // a FIFO or /dev/zero is refused, not read
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return learn.ReadCSV(f, path)
+	return learn.ReadCSV(bytes.NewReader(data), path)
 }
 
 // usageFailure prints a command-line error with a pointer to the command's help.

@@ -150,7 +150,7 @@ func TestBaselineDiff(t *testing.T) {
 	})
 	t.Run("bad file", func(t *testing.T) {
 		bad := writeFile(t, dir, "bad.csv", ratioHeader+"\ndemo:web,2,0.5,-1,0.125,100,1736899190\n")
-		wantFailure(t, runArgs(t, "", "baseline", "diff", old, bad), exitFailure, bad+":2:4: negative stdev_inbound:outbound -1")
+		wantFailure(t, runArgs(t, "", "baseline", "diff", old, bad), exitFailure, bad+":2:4: negative standard deviation -1")
 		wantFailure(t, runArgs(t, "", "baseline", "diff", filepath.Join(dir, "none.csv"), old), exitFailure, filepath.Join(dir, "none.csv"))
 	})
 }

@@ -85,7 +85,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cfg.Learn.Enabled = false // replay detects; learning a baseline from recordings is a job for its own subcommand
 	// Loaded here rather than by engine.New so that a baseline error is reported as such, naming file:line:col.
-	reloader, err := baseline.NewReloader(cfg.Baseline.Path)
+	reloader, err := baseline.NewReloader(cfg.Baseline.Path, baseline.MaxBytes(cfg.Baseline.MaxBytes))
 	if err != nil {
 		return fail(fmt.Errorf("baseline: %w", err))
 	}

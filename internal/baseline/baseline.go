@@ -3,9 +3,7 @@
 package baseline
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Stat is one signal's baseline for one key.
@@ -50,7 +49,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.ColumnName != "" {
-		b.WriteString("column " + strconv.Quote(e.ColumnName) + ": ")
+		b.WriteString("column " + Quote(e.ColumnName) + ": ")
 	}
 	b.WriteString(e.Msg)
 	return b.String()
@@ -78,15 +77,25 @@ func (b *Baseline) Len() int { return len(b.rows) }
 // File returns the name the baseline was read from.
 func (b *Baseline) File() string { return b.file }
 
-// Load reads and parses the baseline file at path.
+// DefaultMaxBytes is the largest baseline file read unless MaxBytes says otherwise (256 MiB).
+const DefaultMaxBytes = 256 << 20
+
+// Load reads and parses the baseline file at path, which must be a regular file of at most DefaultMaxBytes.
 func Load(path string) (*Baseline, error) {
-	b, _, err := load(path)
+	b, _, err := load(path, DefaultMaxBytes)
 	return b, err
 }
 
+// ReadFile reads a baseline-like file (a regular file of at most maxBytes, stable while read), for
+// the tools that parse it otherwise, such as the learned-table reader.
+func ReadFile(path string, maxBytes int64) ([]byte, error) {
+	data, _, err := readStable(path, maxBytes)
+	return data, err
+}
+
 // load also returns the file state that was actually read, so the Reloader can remember it.
-func load(path string) (*Baseline, fs.FileInfo, error) {
-	data, fi, err := readStable(path)
+func load(path string, maxBytes int64) (*Baseline, fs.FileInfo, error) {
+	data, fi, err := readStable(path, maxBytes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,12 +108,12 @@ var errUnstable = errors.New("file changed while being read")
 
 // readStable reads the whole file and returns the state of what it read; it retries a file that is being
 // rewritten in place, because a truncated CSV can still parse and must not be scored against.
-func readStable(path string) ([]byte, fs.FileInfo, error) {
+func readStable(path string, maxBytes int64) ([]byte, fs.FileInfo, error) {
 	var err error
 	for range 3 {
 		var data []byte
 		var fi fs.FileInfo
-		data, fi, err = readOnce(path)
+		data, fi, err = readOnce(path, maxBytes)
 		if !errors.Is(err, errUnstable) {
 			return data, fi, err
 		}
@@ -112,8 +121,22 @@ func readStable(path string) ([]byte, fs.FileInfo, error) {
 	return nil, nil, err
 }
 
-func readOnce(path string) ([]byte, fs.FileInfo, error) {
-	f, err := os.Open(path)
+// readOnce reads a regular file of at most maxBytes. Anything else is refused before it is read:
+// a FIFO would block the reader forever, /dev/zero never ends.
+func readOnce(path string, maxBytes int64) ([]byte, fs.FileInfo, error) {
+	fi, err := os.Stat(path) // follows symlinks, and never blocks on a FIFO or opens a device
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkFile(path, fi, maxBytes); err != nil {
+		return nil, nil, err
+	}
+	if testHookBeforeOpen != nil {
+		testHookBeforeOpen(path)
+	}
+	// O_NONBLOCK: the path may have become a FIFO since the Stat, and opening one without it
+	// waits for a writer; the Stat of the open file below refuses it then.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -122,12 +145,19 @@ func readOnce(path string) ([]byte, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if before.IsDir() {
-		return nil, nil, &Error{File: path, Msg: "is a directory, not a baseline file"}
+	if err := checkFile(path, before, maxBytes); err != nil {
+		return nil, nil, err
 	}
-	data, err := io.ReadAll(f)
+	if testHookBeforeRead != nil {
+		testHookBeforeRead(path)
+	}
+	// One byte more than allowed tells a file that grew while it was read from one that did not.
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
 	if err != nil {
 		return nil, nil, err
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, nil, &Error{File: path, Msg: "grew past baseline.max_bytes (" + byteSize(maxBytes) + ") while being read"}
 	}
 	if testHookAfterRead != nil {
 		testHookAfterRead(path)
@@ -137,14 +167,53 @@ func readOnce(path string) ([]byte, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	// The length test also catches a rewrite within one mtime tick on filesystems with coarse timestamps.
-	if !sameState(before, after) || (after.Mode().IsRegular() && int64(len(data)) != after.Size()) {
+	if !sameState(before, after) || int64(len(data)) != after.Size() {
 		return nil, nil, &unstableError{path}
 	}
 	return data, after, nil
 }
 
-// testHookAfterRead lets tests change the file between reading it and checking it is unchanged.
-var testHookAfterRead func(path string)
+// checkFile refuses what is not a regular file of at most maxBytes.
+func checkFile(path string, fi fs.FileInfo, maxBytes int64) error {
+	if !fi.Mode().IsRegular() {
+		return &Error{File: path, Msg: "not a regular file (" + fileKind(fi.Mode()) + ")"}
+	}
+	if fi.Size() > maxBytes {
+		return &Error{File: path, Msg: "is " + byteSize(fi.Size()) + ", more than baseline.max_bytes (" + byteSize(maxBytes) + ")"}
+	}
+	return nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeDir != 0:
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return m.Type().String()
+}
+
+// byteSize says n in MiB when that is exact or large, else in bytes.
+func byteSize(n int64) string {
+	const mib = 1 << 20
+	switch {
+	case n > 0 && n%mib == 0:
+		return strconv.FormatInt(n/mib, 10) + " MiB"
+	case n >= mib:
+		return strconv.FormatFloat(float64(n)/mib, 'f', 1, 64) + " MiB (" + strconv.FormatInt(n, 10) + " bytes)"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// The test hooks let tests change the file while it is being read.
+var testHookBeforeOpen, testHookBeforeRead, testHookAfterRead func(path string)
 
 type unstableError struct{ path string }
 
@@ -170,26 +239,18 @@ type column struct {
 	name string
 }
 
-// Parse reads a baseline CSV from r; file is used only in error messages.
+// Parse reads a baseline CSV from r; file is used only in error messages. A header-only file
+// parses to a baseline with no keys; whether that may be used is the Reloader's decision.
 func Parse(r io.Reader, file string) (*Baseline, error) {
-	br := bufio.NewReader(r)
-	// Splunk and Excel exports may start with a UTF-8 BOM, which would otherwise become part of the first header name.
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\uFEFF")) {
-		br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1 // checked here, to say which row and how many fields
-	cr.ReuseRecord = true
-
-	header, err := cr.Read()
+	cr := NewReader(r, file)
+	header, err := cr.Header()
 	if err == io.EOF {
 		return nil, &Error{File: file, Line: 1, Msg: `empty file: want a header row with a "key" column and avg_<signal>/stdev_<signal> columns`}
 	}
 	if err != nil {
-		return nil, csvError(file, err)
+		return nil, err
 	}
-	headerLine, _ := cr.FieldPos(0)
-	cols, keyCol, signals, err := parseHeader(file, headerLine, header)
+	cols, keyCol, signals, err := parseHeader(file, cr.Line(0), header)
 	if err != nil {
 		return nil, err
 	}
@@ -197,24 +258,24 @@ func Parse(r io.Reader, file string) (*Baseline, error) {
 	b := &Baseline{file: file, signals: signals[:len(signals):len(signals)], index: map[string]int32{}}
 	var firstLine []int // line of each row, to say where a duplicate key was first seen
 	for {
-		rec, err := cr.Read()
+		rec, err := cr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, csvError(file, err)
+			return nil, err
 		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) != len(cols) {
-			return nil, &Error{File: file, Line: line, Msg: fmt.Sprintf("row has %d fields, header has %d", len(rec), len(cols))}
+		fieldError := func(i int, msg string) error {
+			e := cr.ErrorAt(i, msg)
+			e.ColumnName = cols[i].name
+			return e
 		}
 		key := rec[keyCol]
-		if strings.TrimSpace(key) == "" {
-			return nil, &Error{File: file, Line: line, Column: keyCol + 1, ColumnName: "key", Msg: "empty key"}
+		if msg := CheckKey(key); msg != "" {
+			return nil, fieldError(keyCol, msg)
 		}
 		if i, dup := b.index[key]; dup {
-			return nil, &Error{File: file, Line: line, Column: keyCol + 1, ColumnName: "key",
-				Msg: fmt.Sprintf("duplicate key %q, first on line %d", key, firstLine[i])}
+			return nil, fieldError(keyCol, fmt.Sprintf("duplicate key %s, first on line %d", Quote(key), firstLine[i]))
 		}
 		var row [NumSignals]Stat
 		var hasAvg, hasStdev [NumSignals]bool
@@ -222,9 +283,9 @@ func Parse(r io.Reader, file string) (*Baseline, error) {
 			if c.role != colAvg && c.role != colStdev {
 				continue
 			}
-			v, present, msg := parseCell(rec[i], c.role == colStdev)
+			v, present, msg := ParseNumber(rec[i], c.role == colStdev)
 			if msg != "" {
-				return nil, &Error{File: file, Line: line, Column: i + 1, ColumnName: c.name, Msg: msg}
+				return nil, fieldError(i, msg)
 			}
 			if !present {
 				continue
@@ -238,12 +299,13 @@ func Parse(r io.Reader, file string) (*Baseline, error) {
 		for s := range row {
 			row[s].Scorable = hasAvg[s] && hasStdev[s] && row[s].Stdev > 0
 		}
+		line := cr.Line(0)
 		if len(b.rows) == math.MaxInt32 {
 			return nil, &Error{File: file, Line: line, Msg: "too many rows"}
 		}
 		b.index[strings.Clone(key)] = int32(len(b.rows)) // Clone: the key must not pin the reader's whole line buffer
 		b.rows = append(b.rows, row)
-		firstLine = append(firstLine, line)
+		firstLine = append(firstLine, cr.Line(keyCol))
 	}
 	return b, nil
 }
@@ -255,8 +317,7 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 	seen := map[string]int{}
 	var avgCol [NumSignals]bool
 	stdevCol := [NumSignals]int{} // 1-based column of stdev_S, 0 when absent
-	for i, raw := range header {
-		name := strings.TrimSpace(raw)
+	for i, name := range header {
 		cols[i].name = name
 		if name != "" { // a trailing comma gives empty names; they are ignored, so repeating them is harmless
 			if first, dup := seen[name]; dup {
@@ -280,7 +341,7 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 		sig, ok := ParseSignal(rest)
 		if !ok {
 			return nil, 0, nil, &Error{File: file, Line: line, Column: i + 1, ColumnName: name,
-				Msg: fmt.Sprintf("unknown signal %q; known signals: %s", rest, knownSignals())}
+				Msg: fmt.Sprintf("unknown signal %s; known signals: %s", Quote(rest), knownSignals())}
 		}
 		cols[i].sig = sig
 		if cols[i].role == colAvg {
@@ -306,44 +367,10 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 	return cols, keyCol, signals, nil
 }
 
-// parseCell returns the cell's value, whether it holds one (blank means no value), and a message when it is invalid.
-func parseCell(cell string, isStdev bool) (v float64, present bool, msg string) {
-	s := strings.TrimSpace(cell)
-	if s == "" {
-		return 0, false, ""
-	}
-	// Only plain decimal text, as Splunk writes it: ParseFloat alone would also take hex, underscores, "Inf" and "NaN".
-	if strings.ContainsFunc(s, notDecimal) {
-		return 0, false, fmt.Sprintf("%q is not a number", cell)
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	switch {
-	case errors.Is(err, strconv.ErrRange):
-		return 0, false, fmt.Sprintf("%q is not a number (out of float64 range)", cell)
-	case err != nil:
-		return 0, false, fmt.Sprintf("%q is not a number", cell)
-	case isStdev && v < 0:
-		return 0, false, fmt.Sprintf("negative standard deviation %s", s)
-	}
-	return v, true, ""
-}
-
-func notDecimal(r rune) bool {
-	return !(r >= '0' && r <= '9' || r == '.' || r == 'e' || r == 'E' || r == '+' || r == '-')
-}
-
 func knownSignals() string {
 	names := make([]string, NumSignals)
 	for s := range NumSignals {
 		names[s] = s.String()
 	}
 	return strings.Join(names, ", ")
-}
-
-func csvError(file string, err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return &Error{File: file, Line: pe.Line, Column: pe.Column, Msg: pe.Err.Error()}
-	}
-	return &Error{File: file, Msg: err.Error()} // a read error of the underlying reader
 }

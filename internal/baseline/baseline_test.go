@@ -350,3 +350,89 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("Load: %v, want %s", err, want)
 	}
 }
+
+// TestParseRefusesNonsense: each of these was silently accepted before; each must be refused
+// with file, line and column, since it would score nonsense or never match a pod.
+func TestParseRefusesNonsense(t *testing.T) {
+	const volHeader = "key,avg_inbound_network_io,stdev_inbound_network_io\n"
+	tests := []struct {
+		name      string
+		in        string
+		line, col int
+		msg       string
+	}{
+		{"negative ratio avg", ratioHeader + "prod:web,-0.5,0.05\n", 2, 2, "negative average -0.5"},
+		{"negative volume avg", volHeader + "prod:web,-52000,6500\n", 2, 2, "negative average -52000"},
+		{"negative avg in an avg-only column", "key,avg_inbound:outbound,stdev_inbound:outbound,avg_outbound_network_io\nprod:web,0.5,0.05,-1\n",
+			2, 4, "negative average -1"},
+		{"subnormal stdev", ratioHeader + "prod:web,0.5,1e-320\n", 2, 3, "standard deviation 1e-320 is above 0 but below 1e-300"},
+		{"stdev that underflows to 0", ratioHeader + "prod:web,0.5,1e-400\n", 2, 3, "standard deviation 1e-400 is above 0 but below 1e-300"},
+		{"huge avg", ratioHeader + "prod:web,1e308,0.05\n", 2, 2, "1e308 is larger than 1e+300"},
+		{"huge stdev", ratioHeader + "prod:web,0.5,1e308\n", 2, 3, "1e308 is larger than 1e+300"},
+		{"key with NUL", ratioHeader + "prod:w\x00eb,0.5,0.05\n", 2, 1, `key "prod:w\x00eb" has a control character (U+0000)`},
+		{"key with LF", ratioHeader + "\"prod:x\ny\",0.5,0.05\n", 2, 1, `key "prod:x\ny" has a control character (U+000A)`},
+		{"key with DEL", ratioHeader + "prod:web\x7f,0.5,0.05\n", 2, 1, "has a control character (U+007F)"},
+		{"key with invalid UTF-8", ratioHeader + "prod:w\xffeb,0.5,0.05\n", 2, 1, `key "prod:w\xffeb" is not valid UTF-8`},
+		{"key with leading space", ratioHeader + " prod:web,0.5,0.05\n", 2, 1, `key " prod:web" has leading or trailing spaces`},
+		{"key with trailing space", ratioHeader + "prod:web ,0.5,0.05\n", 2, 1, `key "prod:web " has leading or trailing spaces`},
+		{"key with trailing tab", ratioHeader + "prod:web\t,0.5,0.05\n", 2, 1, "has leading or trailing spaces"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Parse(strings.NewReader(tt.in), "baseline.csv")
+			if err == nil {
+				t.Fatalf("Parse accepted it (%d keys)", b.Len())
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.File != "baseline.csv" || e.Line != tt.line || e.Column != tt.col || !strings.Contains(e.Msg, tt.msg) {
+				t.Errorf("error %v, want baseline.csv:%d:%d and %q", err, tt.line, tt.col, tt.msg)
+			}
+		})
+	}
+}
+
+// TestBoundaryValuesAccepted: the bounds themselves are valid, and so are -0 and an exact 0.
+func TestBoundaryValuesAccepted(t *testing.T) {
+	b, err := Parse(strings.NewReader(ratioHeader+"a:max,1e300,1e300\na:min,0,1e-300\na:zero,-0,0.0e-500\n"), "b.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKey(t, b, "a:max", [NumSignals]Stat{InboundOutbound: stat(1e300, 1e300, true)})
+	checkKey(t, b, "a:min", [NumSignals]Stat{InboundOutbound: stat(0, 1e-300, true)})
+	checkKey(t, b, "a:zero", [NumSignals]Stat{InboundOutbound: stat(0, 0, false)})
+}
+
+// TestHugeCellIsNotEchoed: an error quotes at most about 100 bytes of a cell or header name,
+// with the cell's size, however large the cell is (1 MiB here; 10 MiB only makes -race slow).
+func TestHugeCellIsNotEchoed(t *testing.T) {
+	huge := strings.Repeat("x", 1<<20)
+	tests := []struct{ name, in, quoted string }{
+		{"number cell", ratioHeader + "prod:web," + huge + ",0.05\n", `"` + huge[:100] + `"… (1048576 bytes) is not a number`},
+		{"number cell of digits", ratioHeader + "prod:web,-" + strings.Repeat("1", 1<<20) + ",0.05\n", "… (1048577 bytes)"},
+		{"key", ratioHeader + "prod:web\x00" + huge + ",0.5,0.05\n", "… (1048585 bytes) has a control character"},
+		{"duplicate key", ratioHeader + huge + ",0.5,0.05\n" + huge + ",0.5,0.05\n", "… (1048576 bytes), first on line 2"},
+		{"header name", "key,avg_inbound:outbound,stdev_inbound:outbound,avg_" + huge + "\n", "… (1048580 bytes)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tt.in), "baseline.csv")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if msg := err.Error(); len(msg) > 600 || !strings.Contains(msg, tt.quoted) {
+				t.Errorf("error of %d bytes %.300q..., want at most 600 bytes containing %.150q", len(msg), msg, tt.quoted)
+			}
+		})
+	}
+}
+
+func TestQuote(t *testing.T) {
+	if got := Quote("prod:web"); got != `"prod:web"` {
+		t.Errorf("short: %s", got)
+	}
+	// The cut does not split a character: 99 bytes of x, then a 3-byte rune that would cross byte 100.
+	s := strings.Repeat("x", 99) + "€€"
+	if got, want := Quote(s), `"`+strings.Repeat("x", 99)+`"… (105 bytes)`; got != want {
+		t.Errorf("long: %s, want %s", got, want)
+	}
+}

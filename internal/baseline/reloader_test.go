@@ -374,3 +374,189 @@ func TestNewReloaderAwaitingStillRejectsABrokenFile(t *testing.T) {
 		t.Fatalf("want the file:line error, got %v", err)
 	}
 }
+
+const headerOnly = "key,avg_inbound:outbound,stdev_inbound:outbound,count,last_seen\n"
+
+func TestNewReloaderRefusesHeaderOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "baseline.csv")
+	writeAt(t, path, headerOnly, t0)
+	r, err := NewReloader(path)
+	if r != nil || err == nil || err.Error() != path+": no keys, only a header: with it nothing would ever flag" {
+		t.Errorf("NewReloader(header only) = %v, %v; want a no-keys error naming the file", r, err)
+	}
+}
+
+// TestReloadToHeaderOnlyKeepsBaseline: a header-only file is a failed reload, not an empty baseline.
+func TestReloadToHeaderOnlyKeepsBaseline(t *testing.T) {
+	r, path := newTestReloader(t, webFile("0.5"))
+	good := r.Current()
+	replaceAt(t, path, headerOnly, t0.Add(time.Second))
+	changed, err := r.Check()
+	var e *Error
+	if changed || !errors.As(err, &e) || e.File != path || !strings.Contains(e.Msg, "no keys") {
+		t.Fatalf("Check() on a header-only file = %v, %v; want false and a no-keys error", changed, err)
+	}
+	if r.Current() != good {
+		t.Fatal("a header-only file replaced the baseline")
+	}
+	checkResult(t, r, false) // reported once
+}
+
+// TestAwaitingTakesHeaderOnlyUntilKeys: the learner's bootstrap may have no keys at start and
+// on reloads while nothing was learned, but never replaces a baseline that has keys.
+func TestAwaitingTakesHeaderOnlyUntilKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "learned.csv")
+	writeAt(t, path, headerOnly, t0)
+	r, err := NewReloaderAwaiting(path)
+	if err != nil || r.Current().Len() != 0 {
+		t.Fatalf("NewReloaderAwaiting(header only) = %v; want an empty baseline", err)
+	}
+	replaceAt(t, path, headerOnly+"\n", t0.Add(time.Second))
+	checkResult(t, r, true)
+	replaceAt(t, path, webFile("0.5"), t0.Add(2*time.Second))
+	checkResult(t, r, true)
+	good := r.Current()
+	replaceAt(t, path, headerOnly, t0.Add(3*time.Second))
+	if changed, err := r.Check(); changed || err == nil || !strings.Contains(err.Error(), "no keys") {
+		t.Fatalf("Check() = %v, %v; want the learned baseline kept and a no-keys error", changed, err)
+	}
+	if r.Current() != good {
+		t.Fatal("a header-only file replaced the learned baseline")
+	}
+}
+
+func TestNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(dir); err == nil || err.Error() != dir+": not a regular file (directory)" {
+		t.Errorf("Load(directory) = %v", err)
+	}
+	// A symlink to a regular file is fine: that is how ConfigMaps are mounted.
+	target := filepath.Join(dir, "real.csv")
+	writeAt(t, target, webFile("0.5"), t0)
+	link := filepath.Join(dir, "baseline.csv")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := Load(link); err != nil || b.Len() != 1 {
+		t.Errorf("Load(symlink to a file) = %v", err)
+	}
+}
+
+func TestSizeCap(t *testing.T) {
+	// A sparse file: its size is what counts, it is never read.
+	path := filepath.Join(t.TempDir(), "baseline.csv")
+	writeAt(t, path, webFile("0.5"), t0)
+	r, err := NewReloader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 300_000_000); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := r.Check()
+	want := path + ": is 286.1 MiB (300000000 bytes), more than baseline.max_bytes (256 MiB)"
+	if changed || err == nil || err.Error() != want {
+		t.Fatalf("Check() = %v, %v; want %s", changed, err, want)
+	}
+	if webAvg(t, r.Current()) != 0.5 {
+		t.Error("the baseline changed")
+	}
+
+	small := webFile("0.5")
+	writeAt(t, path, small, t0)
+	if _, err := NewReloader(path, MaxBytes(int64(len(small)))); err != nil {
+		t.Errorf("a file of exactly max_bytes: %v", err)
+	}
+	_, err = NewReloader(path, MaxBytes(int64(len(small)-1)))
+	want = fmt.Sprintf("%s: is %d bytes, more than baseline.max_bytes (%d bytes)", path, len(small), len(small)-1)
+	if err == nil || err.Error() != want {
+		t.Errorf("NewReloader with a smaller max_bytes = %v, want %s", err, want)
+	}
+}
+
+// TestSizeCapWhileGrowing: a file that grows between its Stat and the read is still cut at max_bytes+1.
+func TestSizeCapWhileGrowing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "baseline.csv")
+	small := webFile("0.5")
+	writeAt(t, path, small, t0)
+	testHookBeforeRead = func(p string) {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		if _, err := f.WriteString(strings.Repeat("c:k,1,1\n", 1000)); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { testHookBeforeRead = nil })
+	_, err := NewReloader(path, MaxBytes(int64(len(small))+10))
+	if err == nil || !strings.HasSuffix(err.Error(), fmt.Sprintf(": grew past baseline.max_bytes (%d bytes) while being read", len(small)+10)) {
+		t.Errorf("NewReloader on a growing file = %v", err)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 bytes", 1000: "1000 bytes", 256 << 20: "256 MiB", 300_000_000: "286.1 MiB (300000000 bytes)"} {
+		if got := byteSize(n); got != want {
+			t.Errorf("byteSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestRun: Run reloads on its own and reports swaps and failures, and returns when stopped.
+func TestRun(t *testing.T) {
+	r, path := newTestReloader(t, webFile("0.5"))
+	type result struct {
+		changed bool
+		err     error
+	}
+	results := make(chan result, 10)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(stop, time.Millisecond, func(changed bool, err error) { results <- result{changed, err} })
+	}()
+	replaceAt(t, path, webFile("0.7"), t0.Add(time.Second))
+	if got := <-results; !got.changed || got.err != nil || webAvg(t, r.Current()) != 0.7 {
+		t.Errorf("first report %+v, want a swap to 0.7", got)
+	}
+	replaceAt(t, path, webFile("abc"), t0.Add(2*time.Second))
+	if got := <-results; got.changed || got.err == nil {
+		t.Errorf("second report %+v, want an error", got)
+	}
+	close(stop)
+	<-done
+	select {
+	case got := <-results:
+		t.Errorf("report %+v without a change", got)
+	default:
+	}
+}
+
+// TestRunStoppedDuringRead: the owner stops Run while it reads; Run does not hold up the owner
+// and, once the read returns, reports nothing.
+func TestRunStoppedDuringRead(t *testing.T) {
+	r, path := newTestReloader(t, webFile("0.5"))
+	reading, release := make(chan struct{}), make(chan struct{})
+	testHookAfterRead = func(string) {
+		close(reading)
+		<-release
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	reported := make(chan struct{}, 1)
+	go func() {
+		defer close(done)
+		r.Run(stop, time.Millisecond, func(bool, error) { reported <- struct{}{} })
+	}()
+	replaceAt(t, path, webFile("0.7"), t0.Add(time.Second))
+	<-reading
+	close(stop) // returns at once although Run is inside a read
+	close(release)
+	<-done
+	testHookAfterRead = nil
+	if len(reported) != 0 {
+		t.Error("Run reported after it was stopped")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"regexp"
 	"time"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
 // DefaultServicePattern is the search's `replace('k8s.pod.name', ...)` pattern: it strips a
@@ -146,9 +148,6 @@ type LimitsConfig struct {
 	MaxInterfaces int `mapstructure:"max_interfaces"`
 }
 
-// DefaultBaselineMaxBytes bounds what a baseline reload reads (256 MiB).
-const DefaultBaselineMaxBytes = 256 << 20
-
 // DefaultConfig reproduces the two searches.
 func DefaultConfig() Config {
 	return Config{
@@ -162,7 +161,7 @@ func DefaultConfig() Config {
 		MaxAnomalies:       100,
 		Mode:               ModeWindow,
 		ServicePattern:     DefaultServicePattern,
-		Baseline:           BaselineConfig{ReloadInterval: time.Minute, MaxBytes: DefaultBaselineMaxBytes},
+		Baseline:           BaselineConfig{ReloadInterval: time.Minute, MaxBytes: baseline.DefaultMaxBytes},
 		Lateness:           30 * time.Second,
 		IdleFlush:          time.Minute,
 		MaxClockSkew:       5 * time.Minute,

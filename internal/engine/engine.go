@@ -101,9 +101,9 @@ func New(cfg Config, set Settings) (*Engine, error) {
 	case reloader != nil:
 	case cfg.Learn.Enabled:
 		// A new cluster learns first: its baseline file may only appear later.
-		reloader, err = baseline.NewReloaderAwaiting(cfg.Baseline.Path)
+		reloader, err = baseline.NewReloaderAwaiting(cfg.Baseline.Path, baseline.MaxBytes(cfg.Baseline.MaxBytes))
 	default:
-		reloader, err = baseline.NewReloader(cfg.Baseline.Path)
+		reloader, err = baseline.NewReloader(cfg.Baseline.Path, baseline.MaxBytes(cfg.Baseline.MaxBytes))
 	}
 	if err != nil {
 		return nil, err
@@ -194,6 +194,11 @@ func (e *Engine) Flush(ctx context.Context) {
 // ReloadBaseline re-reads the baseline file if it changed; a failure keeps the last good one.
 func (e *Engine) ReloadBaseline(ctx context.Context) error {
 	changed, err := e.baselines.Check()
+	return e.baselineChecked(ctx, changed, err)
+}
+
+// baselineChecked logs and counts the outcome of a baseline check.
+func (e *Engine) baselineChecked(ctx context.Context, changed bool, err error) error {
 	if err != nil {
 		e.tel.BaselineReloadFailures.Add(ctx, 1)
 		e.set.Logger.Error("Baseline reload failed; keeping the last good baseline", zap.Error(err))
@@ -208,22 +213,21 @@ func (e *Engine) ReloadBaseline(ctx context.Context) error {
 }
 
 // Start restores the saved state and runs the baseline reload, the idle flush and the
-// checkpoints until Shutdown.
+// checkpoints until Shutdown. The baseline is read in a goroutine of its own, so a slow read
+// never holds up closing spans, nor Shutdown.
 func (e *Engine) Start() {
 	e.restore(context.Background())
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
+	if d := e.cfg.Baseline.ReloadInterval; d > 0 {
+		go e.baselines.Run(e.stop, d, func(changed bool, err error) { _ = e.baselineChecked(context.Background(), changed, err) })
+	}
 	go e.run()
 }
 
 func (e *Engine) run() {
 	defer close(e.done)
 	ctx := context.Background()
-	var reload, idle, learnWrite, checkpoint <-chan time.Time
-	if d := e.cfg.Baseline.ReloadInterval; d > 0 {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		reload = t.C
-	}
+	var idle, learnWrite, checkpoint <-chan time.Time
 	if d := e.cfg.IdleFlush; d > 0 {
 		t := time.NewTicker(max(d/4, 10*time.Millisecond))
 		defer t.Stop()
@@ -243,8 +247,6 @@ func (e *Engine) run() {
 		select {
 		case <-e.stop:
 			return
-		case <-reload:
-			_ = e.ReloadBaseline(ctx)
 		case <-idle:
 			e.Tick(ctx)
 		case <-learnWrite:
@@ -257,7 +259,9 @@ func (e *Engine) run() {
 
 // Shutdown stops the background loop and writes what was learned. With a state store it saves
 // the detection state and closes nothing: the rest of the scrape round in progress arrives after
-// the restart. Without one, it flushes what is complete in data time, which would be lost.
+// the restart. Without one, it flushes what is complete in data time, which would be lost. It
+// does not wait for a baseline read in progress: that goroutine ends when its read returns and
+// reports nothing.
 func (e *Engine) Shutdown(ctx context.Context) {
 	if e.stop != nil {
 		close(e.stop)

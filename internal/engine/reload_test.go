@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -202,5 +203,70 @@ func TestSettingsBaseline(t *testing.T) {
 	}
 	if len(evs) != 1 || len(evs[0].Anomalies) != 1 || evs[0].Anomalies[0] != webText3B {
 		t.Errorf("events %s, want one scored against the given baseline", describeEvents(evs))
+	}
+}
+
+// waitFor polls cond for up to five seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestReloadInBackground: after Start the baseline is re-read on its own, failures are counted,
+// and Shutdown stops it.
+func TestReloadInBackground(t *testing.T) {
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Baseline.ReloadInterval = 5 * time.Millisecond })
+	h.e.Start()
+	replaceFile(t, h.path, ratioCSVB)
+	waitFor(t, "the reload to ratioCSVB", func() bool { return h.e.Baseline().Len() == 4 })
+	replaceFile(t, h.path, brokenCSV)
+	waitFor(t, "the failed reload to be counted", func() bool { return h.counter("baseline_reload_failures", "") == 1 })
+	h.e.Shutdown(context.Background())
+	if h.e.Baseline().Len() != 4 {
+		t.Errorf("baseline has %d keys, want the last good one's 4", h.e.Baseline().Len())
+	}
+}
+
+// TestReloadToHeaderOnly: a header-only file is a failed reload that keeps the baseline in use.
+func TestReloadToHeaderOnly(t *testing.T) {
+	h := newHarness(t, ratioCSV)
+	replaceFile(t, h.path, searchHeader+"\n")
+	err := h.e.ReloadBaseline(context.Background())
+	if err == nil || !strings.Contains(err.Error(), h.path+": no keys") {
+		t.Fatalf("reload of a header-only file: %v, want a no-keys error naming the file", err)
+	}
+	if n := h.e.Baseline().Len(); n != 3 {
+		t.Errorf("baseline has %d keys, want the last good one's 3", n)
+	}
+	if n := h.counter("baseline_reload_failures", ""); n != 1 {
+		t.Errorf("baseline_reload_failures = %d, want 1", n)
+	}
+	cfg := testConfig(h.path)
+	if _, err := New(cfg, Settings{Emit: func(context.Context, []Event) {}}); err == nil || !strings.Contains(err.Error(), "no keys") {
+		t.Errorf("New on a header-only file: %v, want a no-keys error", err)
+	}
+}
+
+// TestLearnedBootstrapHeaderOnly: with learn.enabled the learner's own file may have no keys at
+// start, but once keys were learned a header-only file does not replace them.
+func TestLearnedBootstrapHeaderOnly(t *testing.T) {
+	learned := writeFile(t, t.TempDir(), "learned.csv", searchHeader+"\n")
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Baseline.Path = learned }, learnInto(learned))
+	if n := h.e.Baseline().Len(); n != 0 {
+		t.Fatalf("baseline keys = %d, want 0", n)
+	}
+	replaceFile(t, learned, ratioCSVB)
+	if err := h.e.ReloadBaseline(context.Background()); err != nil || h.e.Baseline().Len() != 4 {
+		t.Fatalf("reload of the learned keys: %v, %d keys", err, h.e.Baseline().Len())
+	}
+	replaceFile(t, learned, searchHeader+"\n")
+	if err := h.e.ReloadBaseline(context.Background()); err == nil || h.e.Baseline().Len() != 4 {
+		t.Errorf("reload of a header-only file after learning: %v, %d keys; want an error and 4 keys", err, h.e.Baseline().Len())
 	}
 }

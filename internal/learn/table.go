@@ -1,8 +1,6 @@
 package learn
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -10,6 +8,9 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
 // Row is one key's learned statistics.
@@ -97,7 +98,9 @@ func (t *Table) Header() []string {
 // WriteCSV writes the table, one row per key in byte order of the key. Columns: key, the
 // ratios' avg_ then stdev_ columns (section 7), the same for the volumes when the table
 // has them, count, last_seen, then, when SignalCounts is set, count_<S> per signal. A
-// signal never defined for a key has empty avg and stdev cells.
+// signal never defined for a key has empty avg and stdev cells. A row that the baseline
+// reader would refuse (a key with control characters, a negative or out-of-bounds number)
+// is left out, so that one bad key never makes the whole file unreadable.
 func (t *Table) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(t.Header()); err != nil {
@@ -105,15 +108,27 @@ func (t *Table) WriteCSV(w io.Writer) error {
 	}
 	sigs := t.Signals()
 	for _, key := range t.Keys() {
+		if baseline.CheckKey(key) != "" {
+			continue
+		}
 		r := t.Rows[key]
 		rec := []string{key}
+		readable := true
+		add := func(c string, isStdev bool) {
+			_, _, msg := baseline.ParseNumber(c, isStdev)
+			readable = readable && msg == ""
+			rec = append(rec, c)
+		}
 		for _, g := range groups(t.Volumes) {
 			for _, s := range g {
-				rec = append(rec, cell(r.Acc[s], r.Acc[s].Mean))
+				add(cell(r.Acc[s], r.Acc[s].Mean), false)
 			}
 			for _, s := range g {
-				rec = append(rec, cell(r.Acc[s], r.Stdev(s)))
+				add(cell(r.Acc[s], r.Stdev(s)), true)
 			}
+		}
+		if !readable {
+			continue
 		}
 		rec = append(rec, strconv.FormatInt(r.Count, 10), strconv.FormatInt(r.LastSeen, 10))
 		if t.SignalCounts {
@@ -136,34 +151,20 @@ func cell(a Acc, v float64) string {
 	return formatFloat(v)
 }
 
-// csvReader tracks the file name for file:line:column errors.
+// csvReader adds the learned file's column rules to the component's CSV reader, so both read
+// CSV, keys and numbers alike.
 type csvReader struct {
-	file string
-	cr   *csv.Reader
+	*baseline.Reader
 }
 
 // errAt formats an error at a 1-based line and column (the CSV field number).
 func (p *csvReader) errAt(line, col int, format string, args ...any) error {
-	return fmt.Errorf("%s:%d:%d: %s", p.file, line, col, fmt.Sprintf(format, args...))
+	return &baseline.Error{File: p.File(), Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
 }
 
 // errField is errAt for field i of the record just read.
 func (p *csvReader) errField(i int, format string, args ...any) error {
-	line, _ := p.cr.FieldPos(i)
-	return p.errAt(line, i+1, format, args...)
-}
-
-func (p *csvReader) read() ([]string, error) {
-	rec, err := p.cr.Read()
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		if errors.Is(pe.Err, csv.ErrFieldCount) {
-			return nil, p.errAt(pe.Line, pe.Column, "row has %d fields, the header has %d", len(rec), p.cr.FieldsPerRecord)
-		}
-		// encoding/csv reports a syntax error's column in bytes, not fields.
-		return nil, p.errAt(pe.Line, pe.Column, "%v", pe.Err)
-	}
-	return rec, err
+	return p.ErrorAt(i, fmt.Sprintf(format, args...))
 }
 
 // columns maps the header to field indexes; -1 is absent.
@@ -176,15 +177,13 @@ type columns struct {
 // "base.csv:3:2: ..." (file, line, 1-based field number; for CSV syntax errors the
 // column is the byte position encoding/csv reports). It requires key, count, last_seen
 // and the avg_/stdev_ pairs of both ratios; the volume pairs are all present or all
-// absent, and so are the count_<S> columns. A UTF-8 byte-order mark and CRLF line ends
-// are accepted. Unknown columns are an error, since they could not be written back.
+// absent, and so are the count_<S> columns. Unknown columns are an error, since they
+// could not be written back. The CSV, the keys and the avg_/stdev_ cells follow the
+// component's own rules (baseline.Reader, baseline.CheckKey, baseline.ParseNumber),
+// including a UTF-8 byte-order mark and CRLF line ends.
 func ReadCSV(r io.Reader, file string) (*Table, error) {
-	br := bufio.NewReader(r)
-	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
-		br.Discard(3)
-	}
-	p := &csvReader{file: file, cr: csv.NewReader(br)}
-	header, err := p.read()
+	p := &csvReader{baseline.NewReader(r, file)}
+	header, err := p.Header()
 	if err == io.EOF {
 		return nil, p.errAt(1, 1, "empty file: no header")
 	}
@@ -198,7 +197,7 @@ func ReadCSV(r io.Reader, file string) (*Table, error) {
 	t := &Table{Rows: map[string]*Row{}, Volumes: volumes, SignalCounts: counts, File: file}
 	firstLine := map[string]int{}
 	for {
-		rec, err := p.read()
+		rec, err := p.Next()
 		if err == io.EOF {
 			return t, nil
 		}
@@ -206,13 +205,14 @@ func ReadCSV(r io.Reader, file string) (*Table, error) {
 			return nil, err
 		}
 		key := rec[c.key]
-		if key == "" {
-			return nil, p.errField(c.key, "empty key")
+		if msg := baseline.CheckKey(key); msg != "" {
+			return nil, p.errField(c.key, "%s", msg)
 		}
 		if l, dup := firstLine[key]; dup {
-			return nil, p.errField(c.key, "duplicate key %q, first on line %d", key, l)
+			return nil, p.errField(c.key, "duplicate key %s, first on line %d", baseline.Quote(key), l)
 		}
-		firstLine[key], _ = p.cr.FieldPos(c.key)
+		key = strings.Clone(key) // the reader reuses its buffers
+		firstLine[key] = p.Line(c.key)
 		r, err := p.row(rec, c, t.Signals(), counts)
 		if err != nil {
 			return nil, err
@@ -235,7 +235,7 @@ func (p *csvReader) header(h []string) (c columns, volumes, counts bool, err err
 	for i, name := range h {
 		idx, ok := known[name]
 		if !ok {
-			return c, false, false, p.errField(i, "unknown column %q", name)
+			return c, false, false, p.errField(i, "unknown column %s", baseline.Quote(name))
 		}
 		if *idx >= 0 {
 			return c, false, false, p.errField(i, "duplicate column %q", name)
@@ -275,7 +275,6 @@ func (p *csvReader) header(h []string) (c columns, volumes, counts bool, err err
 			return c, false, false, p.errAt(1, 1, "missing column \"count_%s\": the count_ columns come together", s)
 		}
 	}
-	p.cr.FieldsPerRecord = len(h)
 	return c, volumes, counts, nil
 }
 
@@ -292,7 +291,14 @@ func (p *csvReader) row(rec []string, c columns, sigs []Signal, counts bool) (*R
 		return nil, err
 	}
 	for _, s := range sigs {
-		avg, sd := rec[c.avg[s]], rec[c.stdev[s]]
+		mean, hasAvg, err := p.number(rec, c.avg[s], false)
+		if err != nil {
+			return nil, err
+		}
+		stdev, hasStdev, err := p.number(rec, c.stdev[s], true)
+		if err != nil {
+			return nil, err
+		}
 		var n int64
 		if counts {
 			if n, err = p.integer(rec, c.n[s]); err != nil {
@@ -301,41 +307,29 @@ func (p *csvReader) row(rec []string, c columns, sigs []Signal, counts bool) (*R
 			if n < 0 || n > r.Count {
 				return nil, p.errField(c.n[s], "count_%s %d is not between 0 and count %d", s, n, r.Count)
 			}
-		} else if avg != "" {
+		} else if hasAvg {
 			n = r.Count
 		}
 		switch {
-		case avg == "" && sd == "":
+		case !hasAvg && !hasStdev:
 			if n != 0 {
 				return nil, p.errField(c.avg[s], "avg_%s is empty but count_%s is %d", s, s, n)
 			}
 			continue
-		case avg == "":
+		case !hasAvg:
 			return nil, p.errField(c.avg[s], "avg_%s is empty but stdev_%s is not", s, s)
-		case sd == "":
+		case !hasStdev:
 			return nil, p.errField(c.stdev[s], "stdev_%s is empty but avg_%s is not", s, s)
-		}
-		mean, err := p.number(rec, c.avg[s])
-		if err != nil {
-			return nil, err
-		}
-		stdev, err := p.number(rec, c.stdev[s])
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case stdev < 0:
-			return nil, p.errField(c.stdev[s], "negative stdev_%s %s", s, sd)
 		case n == 0 && counts:
 			return nil, p.errField(c.avg[s], "avg_%s is set but count_%s is 0", s, s)
 		case n == 0:
 			return nil, p.errField(c.avg[s], "avg_%s is set but count is 0", s)
 		case n == 1 && stdev != 0:
-			return nil, p.errField(c.stdev[s], "stdev_%s of a single value must be 0, not %s", s, sd)
+			return nil, p.errField(c.stdev[s], "stdev_%s of a single value must be 0, not %v", s, stdev)
 		}
 		m2 := m2For(stdev, n)
 		if math.IsInf(m2, 0) {
-			return nil, p.errField(c.stdev[s], "stdev_%s %s is too large", s, sd)
+			return nil, p.errField(c.stdev[s], "stdev_%s %v is too large for count %d", s, stdev, n)
 		}
 		r.Acc[s] = Acc{N: n, Mean: mean, M2: m2}
 		r.fileSD[s] = fileStdev{acc: r.Acc[s], sd: stdev}
@@ -346,17 +340,18 @@ func (p *csvReader) row(rec []string, c columns, sigs []Signal, counts bool) (*R
 func (p *csvReader) integer(rec []string, i int) (int64, error) {
 	v, err := strconv.ParseInt(rec[i], 10, 64)
 	if err != nil {
-		return 0, p.errField(i, "%q is not an integer", rec[i])
+		return 0, p.errField(i, "%s is not an integer", baseline.Quote(rec[i]))
 	}
 	return v, nil
 }
 
-func (p *csvReader) number(rec []string, i int) (float64, error) {
-	v, err := strconv.ParseFloat(rec[i], 64)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, p.errField(i, "%q is not a finite number", rec[i])
+// number reads an avg_ or stdev_ cell by the component's rules; a blank cell is no value.
+func (p *csvReader) number(rec []string, i int, isStdev bool) (v float64, present bool, err error) {
+	v, present, msg := baseline.ParseNumber(rec[i], isStdev)
+	if msg != "" {
+		return 0, false, p.errField(i, "%s", msg)
 	}
-	return v, nil
+	return v, present, nil
 }
 
 // Merge combines baselines learned from disjoint data into one: per key, each signal's

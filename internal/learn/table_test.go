@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
 func csvOf(t *testing.T, tab *Table) string {
@@ -134,16 +136,16 @@ func TestReadCSVErrors(t *testing.T) {
 			"base.csv:1:6: stdev_inbound_network_io without avg_inbound_network_io"},
 		{"key,avg_inbound:outbound,avg_outbound:inbound,stdev_inbound:outbound,stdev_outbound:inbound,count,last_seen,count_inbound:outbound\n",
 			`base.csv:1:1: missing column "count_outbound:inbound"`},
-		{h + "a,1,1,0,0,5,10,5,5\nb,x,1,0,0,5,10,5,5\n", `base.csv:3:2: "x" is not a finite number`},
+		{h + "a,1,1,0,0,5,10,5,5\nb,x,1,0,0,5,10,5,5\n", `base.csv:3:2: "x" is not a number`},
 		{h + "a,1,1,0,0,5,10,5,5\na,1,1,0,0,5,10,5,5\n", `base.csv:3:1: duplicate key "a", first on line 2`},
-		{h + "a,1,1,-1,0,5,10,5,5\n", "base.csv:2:4: negative stdev_inbound:outbound"},
+		{h + "a,1,1,-1,0,5,10,5,5\n", "base.csv:2:4: negative standard deviation -1"},
 		{h + "a,1,1,0,0,5,10,6,5\n", "base.csv:2:8: count_inbound:outbound 6 is not between 0 and count 5"},
 		{h + "a,1,1,0.5,0,5,10,1,5\n", "base.csv:2:4: stdev_inbound:outbound of a single value must be 0"},
 		{h + "a,1,1,,0,5,10,5,5\n", "base.csv:2:4: stdev_inbound:outbound is empty"},
 		{h + "a,,1,,0,5,10,5,5\n", "base.csv:2:2: avg_inbound:outbound is empty but count_inbound:outbound is 5"},
 		{h + "a,1,1,0,0,5,NaN,5,5\n", `base.csv:2:7: "NaN" is not an integer`},
-		{h + "a,Inf,1,0,0,5,10,5,5\n", `base.csv:2:2: "Inf" is not a finite number`},
-		{h + "a,1,1,0,0,5,10,5\n", "base.csv:2:1: row has 8 fields, the header has 9"},
+		{h + "a,Inf,1,0,0,5,10,5,5\n", `base.csv:2:2: "Inf" is not a number`},
+		{h + "a,1,1,0,0,5,10,5\n", "base.csv:2: row has 8 fields, header has 9"},
 		{h + ",1,1,0,0,5,10,5,5\n", "base.csv:2:1: empty key"},
 		{h + "a,1,1,0,0,5,10,5,5\n\"b,1\n", "base.csv:3:"},
 	}
@@ -282,5 +284,61 @@ func TestDefaultColumnsAreTheSearchs(t *testing.T) {
 	got := strings.SplitN(csvOf(t, l.Table()), "\n", 2)[0]
 	if want := "key,avg_inbound:outbound,avg_outbound:inbound,stdev_inbound:outbound,stdev_outbound:inbound,count,last_seen"; got != want {
 		t.Fatalf("header\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestReadCSVUsesTheComponentsRules: learn reads keys and numbers as the component does, so
+// that a file one of them accepts the other accepts too.
+func TestReadCSVUsesTheComponentsRules(t *testing.T) {
+	const h = "key,avg_inbound:outbound,avg_outbound:inbound,stdev_inbound:outbound,stdev_outbound:inbound,count,last_seen\n"
+	cases := []struct{ in, want string }{
+		{h + "a,-1,1,0,0,5,10\n", "base.csv:2:2: negative average -1"},
+		{h + "a,1,1,1e-320,0,5,10\n", "base.csv:2:4: standard deviation 1e-320 is above 0 but below 1e-300"},
+		{h + "a,1e308,1,0,0,5,10\n", "base.csv:2:2: 1e308 is larger than 1e+300"},
+		{h + "a,0x1p-2,1,0,0,5,10\n", `base.csv:2:2: "0x1p-2" is not a number`},
+		{h + "\"prod:x\ny\",1,1,0,0,5,10\n", `base.csv:2:1: key "prod:x\ny" has a control character (U+000A)`},
+		{h + "prod:w\xffeb,1,1,0,0,5,10\n", "base.csv:2:1: key \"prod:w\\xffeb\" is not valid UTF-8"},
+		{h + " prod:web,1,1,0,0,5,10\n", `base.csv:2:1: key " prod:web" has leading or trailing spaces`},
+		{h + "  ,1,1,0,0,5,10\n", "base.csv:2:1: empty key"},
+	}
+	for _, c := range cases {
+		_, err := ReadCSV(strings.NewReader(c.in), "base.csv")
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("input %q:\n got %v\nwant %s...", c.in, err, c.want)
+		}
+		if _, berr := baseline.Parse(strings.NewReader(c.in), "base.csv"); berr == nil {
+			t.Errorf("input %q: the component accepts what learn refuses", c.in)
+		}
+	}
+	// Spaces around header names and numbers read as the component reads them.
+	tab := readCSV(t, " key ,avg_inbound:outbound,avg_outbound:inbound,stdev_inbound:outbound,stdev_outbound:inbound,count,last_seen\n"+
+		"prod:web, 2.5 ,0.5,0.25,0.125,8640,1764547200\n", "base.csv")
+	if r := tab.Rows["prod:web"]; r == nil || r.Acc[InOut].Mean != 2.5 {
+		t.Errorf("rows %v", tab.Rows)
+	}
+}
+
+// TestWrittenFileReadsInTheComponent: a row the component would refuse is left out of the
+// learned file, so a pod name with a line feed can no longer make the file unreadable.
+func TestWrittenFileReadsInTheComponent(t *testing.T) {
+	good := &Row{Count: 2, LastSeen: 10, Acc: [numSignals]Acc{{N: 2, Mean: 1, M2: 0.5}, {N: 2, Mean: 1, M2: 0.5}}}
+	tab := &Table{Rows: map[string]*Row{
+		"prod:web":    good,
+		"prod:x\ny":   good,
+		"prod:x\x00y": good,
+		" prod:web":   good,
+		"prod:neg":    {Count: 1, LastSeen: 10, Acc: [numSignals]Acc{{N: 1, Mean: -1}}},
+		"prod:huge":   {Count: 1, LastSeen: 10, Acc: [numSignals]Acc{{N: 1, Mean: 1e305}}},
+	}}
+	out := csvOf(t, tab)
+	b, err := baseline.Parse(strings.NewReader(out), "learned.csv")
+	if err != nil {
+		t.Fatalf("the component cannot read the learned file: %v\n%s", err, out)
+	}
+	if b.Len() != 1 {
+		t.Errorf("%d keys, want only prod:web:\n%s", b.Len(), out)
+	}
+	if _, err := ReadCSV(strings.NewReader(out), "learned.csv"); err != nil {
+		t.Errorf("learn cannot read its own file: %v", err)
 	}
 }
