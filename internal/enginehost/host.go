@@ -1,8 +1,8 @@
 // Package enginehost runs the detection engine inside collector components: it builds the
 // engine from a component's settings, hands the engine's events to the logs consumers of the
 // instances that pass them on (or, with none, to the collector's log, so none is lost silently),
-// lets the instances that share one component ID share one engine, and keeps the learning state
-// in a storage extension when learn.storage names one.
+// lets the instances that share one component ID share one engine, and keeps the engine's state
+// in a storage extension when storage (or its older name learn.storage) names one.
 package enginehost // import "github.com/k8snetio/k8snetioanomaly/internal/enginehost"
 
 import (
@@ -22,7 +22,7 @@ type TelemetryFunc func(component.TelemetrySettings) (tel engine.Telemetry, rele
 
 // Spec is what a component face contributes to its engine.
 type Spec struct {
-	Kind      component.Kind // for the storage client of learn.storage
+	Kind      component.Kind // for the storage client
 	Config    engine.Config
 	Telemetry TelemetryFunc
 	// NoLogsWarning, when set, is logged once at start-up if no instance passes events on.
@@ -36,8 +36,7 @@ type Host struct {
 	logger     *zap.Logger
 	events     engine.EventConfig
 	eng        *engine.Engine
-	storage    string      // learn.storage, when learning keeps its state in an extension
-	state      *learnState // nil without learn.storage
+	state      *stateStore // nil without storage
 	releaseTel func()
 	noLogs     func(component.ID) string
 	onDone     func(*Host) // set by a Registry, to forget the host after its last instance
@@ -71,8 +70,8 @@ func New(set component.TelemetrySettings, id component.ID, spec Spec) (*Host, er
 	}
 	h := &Host{id: id, kind: spec.Kind, logger: set.Logger, events: spec.Config.Event, releaseTel: release, noLogs: spec.NoLogsWarning}
 	es := engine.Settings{Logger: set.Logger, Telemetry: tel, Emit: h.emit}
-	if spec.Config.Learn.Enabled && spec.Config.Learn.Storage != "" {
-		h.storage, h.state = spec.Config.Learn.Storage, &learnState{}
+	if ext := spec.Config.StorageID(); ext != "" {
+		h.state = newStateStore(ext, storageKey(spec.Config), set.Logger)
 		es.State = h.state
 	}
 	h.eng, err = engine.New(spec.Config, es)
@@ -142,8 +141,8 @@ func (h *Host) start(ctx context.Context, in *Instance, host component.Host) err
 	}
 	if !h.running {
 		if h.state != nil {
-			// Before the engine starts: starting restores the learning state.
-			if err := h.state.bind(ctx, host, h.storage, h.kind, h.id); err != nil {
+			// Before the engine starts: starting restores the state.
+			if err := h.state.bind(ctx, host, h.kind, h.id); err != nil {
 				return err
 			}
 		}
