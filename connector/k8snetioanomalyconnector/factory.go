@@ -33,7 +33,10 @@ func createMetricsToLogs(_ context.Context, set connector.Settings, cfg componen
 	if err != nil {
 		return nil, err
 	}
-	in, _ := h.Join(true, next) // a new host is not done
+	in, err := h.Join(true, next) // a new host takes its first instance
+	if err != nil {
+		return nil, err
+	}
 	return &metricsToLogs{Instance: in}, nil
 }
 

@@ -7,6 +7,9 @@ package enginehost // import "github.com/k8snetio/k8snetioanomaly/internal/engin
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -94,13 +97,25 @@ type Instance struct {
 	started bool // guarded by h.mu
 }
 
+// errDone is Join's error once the host has shut down.
+var errDone = errors.New("the engine has shut down")
+
 // Join adds an instance: feeds says it sends metrics into the engine, next (when not nil) is
-// the logs consumer it passes events on to. It reports false once the host has shut down.
-func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, bool) {
+// the logs consumer it passes events on to. An instance that feeds metrics is refused when
+// another one does already: the collector makes one per metrics pipeline the ID is in, and two
+// would feed the engine the same points twice (delta sums doubled, cumulative points late).
+func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.done {
-		return nil, false
+		return nil, errDone
+	}
+	if feeds && h.feeders > 0 {
+		kind := strings.ToLower(h.kind.String())
+		return nil, fmt.Errorf("%s %s is listed in more than one metrics pipeline; it must be in exactly one, "+
+			"since each pipeline would feed the engine the same points again (delta sums counted twice, cumulative points dropped as late): "+
+			"put all the receivers it should see into one metrics pipeline, or use the %s connector as that pipeline's exporter",
+			kind, h.id, h.id.Type())
 	}
 	h.refs++
 	if feeds {
@@ -112,7 +127,7 @@ func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, bool) {
 		h.awaiting++
 		h.outMu.Unlock()
 	}
-	return &Instance{h: h, next: next}, true
+	return &Instance{h: h, next: next}, nil
 }
 
 // Engine returns the engine the instance shares.

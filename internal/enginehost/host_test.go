@@ -49,13 +49,13 @@ func TestEventsGoToEveryLogsInstance(t *testing.T) {
 	id := component.MustNewID("k8s_netio_anomaly")
 	h, err := New(componenttest.NewNopTelemetrySettings(), id, Spec{Kind: component.KindProcessor, Config: goldenConfig(t), Telemetry: nopTelemetry})
 	require.NoError(t, err)
-	feeder, ok := h.Join(true, nil)
-	require.True(t, ok)
+	feeder, err := h.Join(true, nil)
+	require.NoError(t, err)
 	sinks := []*consumertest.LogsSink{new(consumertest.LogsSink), new(consumertest.LogsSink)}
 	var logs []*Instance
 	for _, s := range sinks {
-		in, ok := h.Join(false, s)
-		require.True(t, ok)
+		in, err := h.Join(false, s)
+		require.NoError(t, err)
 		require.NoError(t, in.Start(context.Background(), componenttest.NewNopHost()))
 		logs = append(logs, in)
 	}
@@ -72,8 +72,8 @@ func TestEventsGoToEveryLogsInstance(t *testing.T) {
 	require.NoError(t, logs[0].Shutdown(context.Background()), "a second shutdown is harmless")
 	require.NoError(t, feeder.Shutdown(context.Background()))
 	require.NoError(t, logs[1].Shutdown(context.Background()))
-	_, ok = h.Join(true, nil)
-	assert.False(t, ok, "a host that has shut down takes no instances")
+	_, err = h.Join(true, nil)
+	assert.ErrorIs(t, err, errDone, "a host that has shut down takes no instances")
 }
 
 // Events made before the logs instance has started (a replay's first batch can make some) wait

@@ -38,8 +38,8 @@ func TestStorageBoundWithoutLearning(t *testing.T) {
 
 	h, err := New(componenttest.NewNopTelemetrySettings(), component.MustNewID("k8s_netio_anomaly"), Spec{Kind: component.KindProcessor, Config: cfg, Telemetry: nopTelemetry})
 	require.NoError(t, err)
-	in, ok := h.Join(true, nil)
-	require.True(t, ok)
+	in, err := h.Join(true, nil)
+	require.NoError(t, err)
 	require.NoError(t, in.Start(context.Background(), host))
 	assert.Equal(t, []string{"processor k8s_netio_anomaly learn"}, ext.clientNames(), "one client, named as earlier versions named it")
 	require.NoError(t, in.Shutdown(context.Background()))
