@@ -14,14 +14,24 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"go.uber.org/zap"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/engine"
 )
 
-// TelemetryFunc builds the engine's instruments from a component face's mdatagen builder;
-// release undoes it when the engine is gone.
-type TelemetryFunc func(component.TelemetrySettings) (tel engine.Telemetry, release func(), err error)
+// Telemetry is a host's instruments: the engine's and the host's own.
+type Telemetry struct {
+	Engine engine.Telemetry
+	// EventsDropped counts events the event queue had no room for (attribute reason); only
+	// needed with Spec.EventQueueSize.
+	EventsDropped metric.Int64Counter
+}
+
+// TelemetryFunc builds the instruments from a component face's mdatagen builder; release undoes
+// it when the engine is gone.
+type TelemetryFunc func(component.TelemetrySettings) (tel Telemetry, release func(), err error)
 
 // Spec is what a component face contributes to its engine.
 type Spec struct {
@@ -30,6 +40,11 @@ type Spec struct {
 	Telemetry TelemetryFunc
 	// NoLogsWarning, when set, is logged once at start-up if no instance passes events on.
 	NoLogsWarning func(component.ID) string
+	// EventQueueSize, when positive, makes events go to the logs consumers through a queue of
+	// that many batches, so that feeding metrics never waits for a logs pipeline (full: dropped
+	// and counted). Zero hands them over in the caller's goroutine: the collector's usual
+	// back-pressure, right for a connector.
+	EventQueueSize int
 }
 
 // Host is one engine and the places its events go to.
@@ -40,6 +55,7 @@ type Host struct {
 	events     engine.EventConfig
 	eng        *engine.Engine
 	state      *stateStore // nil without storage
+	queue      *eventQueue // nil: events are handed over synchronously
 	releaseTel func()
 	noLogs     func(component.ID) string
 	onDone     func(*Host) // set by a Registry, to forget the host after its last instance
@@ -72,10 +88,17 @@ func New(set component.TelemetrySettings, id component.ID, spec Spec) (*Host, er
 		return nil, err
 	}
 	h := &Host{id: id, kind: spec.Kind, logger: set.Logger, events: spec.Config.Event, releaseTel: release, noLogs: spec.NoLogsWarning}
-	es := engine.Settings{Logger: set.Logger, Telemetry: tel, Emit: h.emit}
+	es := engine.Settings{Logger: set.Logger, Telemetry: tel.Engine, Emit: h.emit}
 	if ext := spec.Config.StorageID(); ext != "" {
 		h.state = newStateStore(ext, storageKey(spec.Config), set.Logger)
 		es.State = h.state
+	}
+	if spec.EventQueueSize > 0 {
+		dropped := tel.EventsDropped
+		if dropped == nil {
+			dropped, _ = noop.NewMeterProvider().Meter("").Int64Counter("")
+		}
+		h.queue = newEventQueue(spec.EventQueueSize, h.handOver, dropped, set.Logger)
 	}
 	h.eng, err = engine.New(spec.Config, es)
 	if err != nil {
@@ -162,6 +185,9 @@ func (h *Host) start(ctx context.Context, in *Instance, host component.Host) err
 			}
 		}
 		h.running = true
+		if h.queue != nil {
+			h.queue.start()
+		}
 		h.eng.Start()
 	}
 	in.started = true
@@ -190,11 +216,17 @@ func (h *Host) leave(ctx context.Context, in *Instance) error {
 	case last:
 		// Shut down before detaching, so that what the shutdown flushes still reaches the consumer.
 		h.done = true
-		h.eng.Shutdown(ctx)
+		h.eng.Shutdown(waitForRoom(ctx))
+		if h.queue != nil {
+			h.queue.shutdown(ctx)
+		}
 	case attached:
 		// The consumer goes away before the engine does (the collector shuts pipelines down in
 		// no fixed order between them): hand it what is complete now, while it can still take it.
-		h.eng.Flush(ctx)
+		h.eng.Flush(waitForRoom(ctx))
+		if h.queue != nil {
+			h.queue.sync(ctx)
+		}
 	}
 	if attached {
 		h.detach(in)
@@ -261,9 +293,18 @@ func (h *Host) detach(in *Instance) {
 	}
 }
 
-// emit is the engine's Emit: ctx is the metrics pipeline's or a background one. A failing logs
-// pipeline is logged, never returned: the metrics must keep flowing.
+// emit is the engine's Emit: ctx is the metrics pipeline's or a background one.
 func (h *Host) emit(ctx context.Context, events []engine.Event) {
+	if h.queue != nil {
+		h.queue.put(ctx, events)
+		return
+	}
+	h.handOver(ctx, events)
+}
+
+// handOver passes events to the attached consumers, holds them for one that has not started yet,
+// or logs them. A failing logs pipeline is logged, never returned: the metrics must keep flowing.
+func (h *Host) handOver(ctx context.Context, events []engine.Event) {
 	h.outMu.RLock()
 	if len(h.outs) > 0 {
 		defer h.outMu.RUnlock()

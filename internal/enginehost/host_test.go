@@ -34,8 +34,8 @@ func goldenConfig(t *testing.T) engine.Config {
 	return cfg
 }
 
-func nopTelemetry(component.TelemetrySettings) (engine.Telemetry, func(), error) {
-	return engine.Telemetry{}, func() {}, nil
+func nopTelemetry(component.TelemetrySettings) (Telemetry, func(), error) {
+	return Telemetry{}, func() {}, nil
 }
 
 func feedGolden(t *testing.T, e *engine.Engine) {
@@ -113,4 +113,26 @@ func TestEventsBeforeLogsInstanceStarts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With the event queue, events made before anything started wait in the queue; when the
+// collector gives up before starting, the shutdown still hands them on (here: to the log).
+func TestQueuedEventsWithoutStart(t *testing.T) {
+	core, observed := observer.New(zapcore.WarnLevel)
+	set := componenttest.NewNopTelemetrySettings()
+	set.Logger = zap.New(core)
+	h, err := New(set, component.MustNewID("k8s_netio_anomaly"), Spec{Kind: component.KindProcessor, Config: goldenConfig(t), Telemetry: nopTelemetry, EventQueueSize: 10})
+	require.NoError(t, err)
+	feeder, err := h.Join(true, nil)
+	require.NoError(t, err)
+	sink := new(consumertest.LogsSink)
+	logs, err := h.Join(false, sink)
+	require.NoError(t, err)
+
+	feedGolden(t, feeder.Engine())
+	assert.Zero(t, observed.FilterFieldKey("event").Len(), "queued, not logged yet")
+	require.NoError(t, feeder.Shutdown(context.Background()))
+	require.NoError(t, logs.Shutdown(context.Background()))
+	assert.Zero(t, sink.LogRecordCount(), "a consumer that never started is never called")
+	assert.Equal(t, 1, observed.FilterFieldKey("event").Len())
 }

@@ -159,8 +159,8 @@ func TestBothPipelines(t *testing.T) {
 
 	md := readMetrics(t, filepath.Join(dir, "input.yaml"))
 	require.NoError(t, p.metrics.ConsumeMetrics(context.Background(), md))
-	// The event arrives during ConsumeMetrics, through the logs instance's consumer.
-	require.Len(t, p.logsSink.AllLogs(), 2)
+	// The event follows from the event queue's goroutine, through the logs instance's consumer.
+	require.Eventually(t, func() bool { return len(p.logsSink.AllLogs()) == 2 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, 1, p.logsSink.AllLogs()[1].LogRecordCount())
 	body := p.logsSink.AllLogs()[1].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Map().AsRaw()
 	assert.Equal(t, "web-7c5ddbdf54-x8f2k", body["k8s.pod.name"])
