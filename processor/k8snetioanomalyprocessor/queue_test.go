@@ -191,3 +191,42 @@ func TestShutdownDoesNotWaitForeverForLogs(t *testing.T) {
 		})
 	}
 }
+
+// The shutdown's flush waits for room in a full queue rather than dropping: by then no metrics
+// are waiting on it.
+func TestShutdownFlushWaitsForRoom(t *testing.T) {
+	cfg := loadCaseConfig(t, filepath.Join("testdata", goldenCase))
+	cfg.EventQueueSize = 1
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	pf := NewFactory()
+	logs := newBlockingLogs()
+	mp, err := pf.CreateMetrics(context.Background(), metadatatest.NewSettings(tt), cfg, new(consumertest.MetricsSink))
+	require.NoError(t, err)
+	lp, err := pf.CreateLogs(context.Background(), metadatatest.NewSettings(tt), cfg, logs)
+	require.NoError(t, err)
+	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, mp.Start(context.Background(), componenttest.NewNopHost()))
+
+	consumeWithin(t, mp, goldenCopy(t, 0))
+	<-logs.entered                         // held by the exporter
+	consumeWithin(t, mp, goldenCopy(t, 1)) // fills the queue
+	scrapes := splitByTime(goldenCopy(t, 2))
+	for _, md := range scrapes[:len(scrapes)-1] {
+		consumeWithin(t, mp, md) // without its last scrape, the window stays open until the shutdown
+	}
+
+	go func() {
+		time.Sleep(50 * time.Millisecond) // the exporter comes back while the shutdown waits
+		close(logs.release)
+	}()
+	require.NoError(t, mp.Shutdown(context.Background()))
+	require.NoError(t, lp.Shutdown(context.Background()))
+	var pods []string
+	for _, ld := range logs.sink.AllLogs() {
+		pods = append(pods, ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Map().AsRaw()["k8s.pod.name"].(string))
+	}
+	assert.Equal(t, []string{"web-7c5ddbdf54-x8f20", "web-7c5ddbdf54-x8f21", "web-7c5ddbdf54-x8f22"}, pods)
+	_, err = tt.GetMetric("otelcol_k8s_netio_anomaly_events_dropped")
+	assert.Error(t, err, "nothing dropped, so the counter was never recorded")
+}
