@@ -35,6 +35,7 @@ type TelemetryBuilder struct {
 	K8sNetioAnomalyPodsTracked            metric.Int64Gauge
 	K8sNetioAnomalySpansAnomalous         metric.Int64Counter
 	K8sNetioAnomalySpansScored            metric.Int64Counter
+	K8sNetioAnomalyStateEntriesSkipped    metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -98,7 +99,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.K8sNetioAnomalyLearnWriteFailures, err = builder.meter.Int64Counter(
 		"otelcol_k8s_netio_anomaly_learn_write_failures",
-		metric.WithDescription("Failed writes of the learned baseline file or of the learning state (learn.enabled). [Alpha]"),
+		metric.WithDescription("Failed writes of the learned baseline file or of the saved state (detection and learning). [Alpha]"),
 		metric.WithUnit("{failures}"),
 	)
 	errs = errors.Join(errs, err)
@@ -118,6 +119,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_k8s_netio_anomaly_spans_scored",
 		metric.WithDescription("Pod-spans with both directions observed, scored against the baseline. [Alpha]"),
 		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.K8sNetioAnomalyStateEntriesSkipped, err = builder.meter.Int64Counter(
+		"otelcol_k8s_netio_anomaly_state_entries_skipped",
+		metric.WithDescription("Saved state entries (one per node, one per learned day) that could not be restored at start and were skipped. [Alpha]"),
+		metric.WithUnit("{entries}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

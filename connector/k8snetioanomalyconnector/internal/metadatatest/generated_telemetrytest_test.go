@@ -28,6 +28,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.K8sNetioAnomalyPodsTracked.Record(context.Background(), 1)
 	tb.K8sNetioAnomalySpansAnomalous.Add(context.Background(), 1)
 	tb.K8sNetioAnomalySpansScored.Add(context.Background(), 1)
+	tb.K8sNetioAnomalyStateEntriesSkipped.Add(context.Background(), 1)
 	AssertEqualK8sNetioAnomalyBaselineKeys(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -53,6 +54,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualK8sNetioAnomalySpansScored(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualK8sNetioAnomalyStateEntriesSkipped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 

@@ -30,11 +30,13 @@ type TelemetryBuilder struct {
 	K8sNetioAnomalyBaselineReloadFailures metric.Int64Counter
 	K8sNetioAnomalyDatapointsDropped      metric.Int64Counter
 	K8sNetioAnomalyDatapointsUsed         metric.Int64Counter
+	K8sNetioAnomalyEventsDropped          metric.Int64Counter
 	K8sNetioAnomalyEventsEmitted          metric.Int64Counter
 	K8sNetioAnomalyLearnWriteFailures     metric.Int64Counter
 	K8sNetioAnomalyPodsTracked            metric.Int64Gauge
 	K8sNetioAnomalySpansAnomalous         metric.Int64Counter
 	K8sNetioAnomalySpansScored            metric.Int64Counter
+	K8sNetioAnomalyStateEntriesSkipped    metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -90,6 +92,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{datapoints}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.K8sNetioAnomalyEventsDropped, err = builder.meter.Int64Counter(
+		"otelcol_k8s_netio_anomaly_events_dropped",
+		metric.WithDescription("Anomaly events dropped before reaching the logs pipeline, because the event queue was full. [Alpha]"),
+		metric.WithUnit("{events}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.K8sNetioAnomalyEventsEmitted, err = builder.meter.Int64Counter(
 		"otelcol_k8s_netio_anomaly_events_emitted",
 		metric.WithDescription("Anomaly events emitted (pods whose anomalous span count passed the threshold in a window). [Alpha]"),
@@ -98,7 +106,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.K8sNetioAnomalyLearnWriteFailures, err = builder.meter.Int64Counter(
 		"otelcol_k8s_netio_anomaly_learn_write_failures",
-		metric.WithDescription("Failed writes of the learned baseline file or of the learning state (learn.enabled). [Alpha]"),
+		metric.WithDescription("Failed writes of the learned baseline file or of the saved state (detection and learning). [Alpha]"),
 		metric.WithUnit("{failures}"),
 	)
 	errs = errors.Join(errs, err)
@@ -118,6 +126,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_k8s_netio_anomaly_spans_scored",
 		metric.WithDescription("Pod-spans with both directions observed, scored against the baseline. [Alpha]"),
 		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.K8sNetioAnomalyStateEntriesSkipped, err = builder.meter.Int64Counter(
+		"otelcol_k8s_netio_anomaly_state_entries_skipped",
+		metric.WithDescription("Saved state entries (one per node, one per learned day) that could not be restored at start and were skipped. [Alpha]"),
+		metric.WithUnit("{entries}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -83,6 +83,22 @@ func AssertEqualK8sNetioAnomalyDatapointsUsed(t *testing.T, tt *componenttest.Te
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualK8sNetioAnomalyEventsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_k8s_netio_anomaly_events_dropped",
+		Description: "Anomaly events dropped before reaching the logs pipeline, because the event queue was full. [Alpha]",
+		Unit:        "{events}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_k8s_netio_anomaly_events_dropped")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualK8sNetioAnomalyEventsEmitted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_k8s_netio_anomaly_events_emitted",
@@ -102,7 +118,7 @@ func AssertEqualK8sNetioAnomalyEventsEmitted(t *testing.T, tt *componenttest.Tel
 func AssertEqualK8sNetioAnomalyLearnWriteFailures(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_k8s_netio_anomaly_learn_write_failures",
-		Description: "Failed writes of the learned baseline file or of the learning state (learn.enabled). [Alpha]",
+		Description: "Failed writes of the learned baseline file or of the saved state (detection and learning). [Alpha]",
 		Unit:        "{failures}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -157,6 +173,22 @@ func AssertEqualK8sNetioAnomalySpansScored(t *testing.T, tt *componenttest.Telem
 		},
 	}
 	got, err := tt.GetMetric("otelcol_k8s_netio_anomaly_spans_scored")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualK8sNetioAnomalyStateEntriesSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_k8s_netio_anomaly_state_entries_skipped",
+		Description: "Saved state entries (one per node, one per learned day) that could not be restored at start and were skipped. [Alpha]",
+		Unit:        "{entries}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_k8s_netio_anomaly_state_entries_skipped")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

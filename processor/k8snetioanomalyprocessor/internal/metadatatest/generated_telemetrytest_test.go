@@ -23,11 +23,13 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.K8sNetioAnomalyBaselineReloadFailures.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyDatapointsDropped.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyDatapointsUsed.Add(context.Background(), 1)
+	tb.K8sNetioAnomalyEventsDropped.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyEventsEmitted.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyLearnWriteFailures.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyPodsTracked.Record(context.Background(), 1)
 	tb.K8sNetioAnomalySpansAnomalous.Add(context.Background(), 1)
 	tb.K8sNetioAnomalySpansScored.Add(context.Background(), 1)
+	tb.K8sNetioAnomalyStateEntriesSkipped.Add(context.Background(), 1)
 	AssertEqualK8sNetioAnomalyBaselineKeys(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -38,6 +40,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualK8sNetioAnomalyDatapointsUsed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualK8sNetioAnomalyEventsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualK8sNetioAnomalyEventsEmitted(t, testTel,
@@ -53,6 +58,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualK8sNetioAnomalySpansScored(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualK8sNetioAnomalyStateEntriesSkipped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
