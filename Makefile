@@ -8,7 +8,7 @@ OCB       := $(BIN_DIR)/ocb-$(OCB_VERSION)
 COLLECTOR := $(BUILD_DIR)/otelcol-k8snetio
 PKGS      := ./...
 
-.PHONY: all test vet fmt-check browser-check unit e2e bench generate collector tools demo clean
+.PHONY: all test vet fmt-check browser-check unit e2e bench fuzz generate collector tools demo clean
 
 all: test
 
@@ -41,6 +41,13 @@ browser-check:
 ## bench: the engine's throughput benchmark (ns and allocations per data point)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/engine/
+
+## fuzz: fuzz the ingest path and the two file parsers, FUZZTIME each (make test runs only their seeds)
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzConsumeMetrics$$' -fuzztime $(FUZZTIME) ./internal/engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/baseline/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) ./internal/learn/
 
 ## generate: regenerate mdatagen output after editing a metadata.yaml
 generate:
