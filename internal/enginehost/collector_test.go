@@ -105,14 +105,17 @@ func TestCollectorRefusesBrokenBaseline(t *testing.T) {
 	}
 }
 
-// The collector names the pipeline it was creating; the processor says why it refuses.
-func TestCollectorRefusesProcessorInTwoMetricsPipelines(t *testing.T) {
+// One receiver into two metrics pipelines that both list the processor: each point reaches the
+// engine twice, and counts once (the golden event, not one with doubled or missing spans).
+func TestCollectorProcessorInTwoMetricsPipelines(t *testing.T) {
 	h := newHarness(t)
-	col, err := otelcol.NewCollector(h.settings(filepath.Join("testdata", "processor_two_metrics_pipelines.yaml")))
+	col := h.run(t, filepath.Join("testdata", "processor_two_metrics_pipelines.yaml"))
+	require.NoError(t, h.feed(context.Background(), readMetrics(t, goldenInput)))
+	h.stop(t, col)
+	expected, err := golden.ReadLogs(goldenEvents)
 	require.NoError(t, err)
-	err = col.Run(context.Background())
-	require.ErrorContains(t, err, `failed to create "k8s_netio_anomaly/x" processor, in pipeline "metrics/`)
-	assert.ErrorContains(t, err, "processor k8s_netio_anomaly/x is listed in more than one metrics pipeline; it must be in exactly one")
+	require.NoError(t, plogtest.CompareLogs(expected, merge(h.logs.AllLogs()), plogtest.IgnoreObservedTimestamp()))
+	assert.Equal(t, 1, h.observed.FilterMessageSnippet("is in 2 metrics pipelines").Len())
 }
 
 // harness runs a real collector with the processor and connector factories, a receiver the test

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -124,21 +123,12 @@ type Instance struct {
 var errDone = errors.New("the engine has shut down")
 
 // Join adds an instance: feeds says it sends metrics into the engine, next (when not nil) is
-// the logs consumer it passes events on to. An instance that feeds metrics is refused when
-// another one does already: the collector makes one per metrics pipeline the ID is in, and two
-// would feed the engine the same points twice (delta sums doubled, cumulative points late).
+// the logs consumer it passes events on to.
 func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.done {
 		return nil, errDone
-	}
-	if feeds && h.feeders > 0 {
-		kind := strings.ToLower(h.kind.String())
-		return nil, fmt.Errorf("%s %s is listed in more than one metrics pipeline; it must be in exactly one, "+
-			"since each pipeline would feed the engine the same points again (delta sums counted twice, cumulative points dropped as late): "+
-			"put all the receivers it should see into one metrics pipeline, or use the %s connector as that pipeline's exporter",
-			kind, h.id, h.id.Type())
 	}
 	h.refs++
 	if feeds {
@@ -202,6 +192,10 @@ func (h *Host) start(ctx context.Context, in *Instance, host component.Host) err
 		}
 		if h.feeders == 0 {
 			h.logger.Warn(h.id.String() + " is in no metrics pipeline, so it has nothing to score and will emit no events")
+		}
+		if h.feeders > 1 {
+			h.logger.Info(fmt.Sprintf("%s is in %d metrics pipelines: a point that reaches it through several of them is scored once "+
+				"(the copies repeat its series and timestamp, and are dropped as duplicate or late)", h.id, h.feeders))
 		}
 	}
 	return nil

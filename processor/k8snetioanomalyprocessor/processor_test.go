@@ -239,26 +239,38 @@ func TestMetricsPipelineOnly(t *testing.T) {
 	assert.Len(t, body["anomalies"], 4)
 }
 
-// Item 10 of issue 7: two metrics instances of one ID would feed the engine every point twice.
-func TestTwoMetricsPipelinesRefused(t *testing.T) {
-	cfg := loadCaseConfig(t, filepath.Join("testdata", goldenCase))
+// Item 10 of issue 7: two metrics instances of one ID receive the same batch when a receiver
+// feeds both pipelines; each point must count once. The connector's delta case would double
+// every delta sum if fed twice, changing its event's texts: the engine drops the copies, which
+// repeat a series and a timestamp it has (duplicate) or has scored (late).
+func TestTwoMetricsPipelinesFeedOnce(t *testing.T) {
+	dir := filepath.Join("..", "..", "connector", "k8snetioanomalyconnector", "testdata", "delta_immediate")
+	cfg := loadCaseConfig(t, dir)
+	cfg.Baseline.Path = filepath.Join("..", "..", "connector", "k8snetioanomalyconnector", "testdata", "baseline.csv")
 	pf := newFactory().processorFactory()
 	set := processortest.NewNopSettings(metadata.Type)
 	set.ID = component.NewIDWithName(metadata.Type, "x")
-	first, err := pf.CreateMetrics(context.Background(), set, cfg, new(consumertest.MetricsSink))
+	a, err := pf.CreateMetrics(context.Background(), set, cfg, new(consumertest.MetricsSink))
 	require.NoError(t, err)
-	_, err = pf.CreateMetrics(context.Background(), set, cfg, new(consumertest.MetricsSink))
-	require.EqualError(t, err, "processor k8s_netio_anomaly/x is listed in more than one metrics pipeline; it must be in exactly one, "+
-		"since each pipeline would feed the engine the same points again (delta sums counted twice, cumulative points dropped as late): "+
-		"put all the receivers it should see into one metrics pipeline, or use the k8s_netio_anomaly connector as that pipeline's exporter")
-
-	// The logs instances of the ID are not metrics feeders: any number is fine.
-	for range 2 {
-		lp, err := pf.CreateLogs(context.Background(), set, cfg, new(consumertest.LogsSink))
-		require.NoError(t, err)
-		require.NoError(t, lp.Shutdown(context.Background()))
+	b, err := pf.CreateMetrics(context.Background(), set, cfg, new(consumertest.MetricsSink))
+	require.NoError(t, err)
+	logs := new(consumertest.LogsSink)
+	lp, err := pf.CreateLogs(context.Background(), set, cfg, logs)
+	require.NoError(t, err)
+	for _, c := range []component.Component{a, b, lp} {
+		require.NoError(t, c.Start(context.Background(), componenttest.NewNopHost()))
 	}
-	require.NoError(t, first.Shutdown(context.Background()))
+	md, err := golden.ReadMetrics(filepath.Join(dir, "input.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, a.ConsumeMetrics(context.Background(), md))
+	require.NoError(t, b.ConsumeMetrics(context.Background(), md))
+	for _, c := range []component.Component{a, b, lp} {
+		require.NoError(t, c.Shutdown(context.Background()))
+	}
+	expected, err := golden.ReadLogs(filepath.Join(dir, "expected_logs.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, plogtest.CompareLogs(expected, mergeLogs(logs.AllLogs()), plogtest.IgnoreObservedTimestamp()),
+		"the same batch through two pipelines is scored once")
 }
 
 func TestLogsPipelineOnlyWarns(t *testing.T) {
