@@ -26,6 +26,13 @@ type SpanObserver interface {
 	Advance(watermark time.Time)
 }
 
+// RateObserver, when a SpanObserver implements it, also gets the rates of each closed pod-span
+// with both directions: bytes per second over the time its increases cover, which do not
+// depend on the scrape interval (the recommended profile learns them).
+type RateObserver interface {
+	ObserveRates(key, pod string, spanStart time.Time, inBps, outBps float64, covered time.Duration)
+}
+
 // Settings are the engine's surroundings.
 type Settings struct {
 	Logger    *zap.Logger
@@ -368,7 +375,7 @@ func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 		}
 		var sums podSpan
 		for i := range p.series {
-			p.pending -= p.series[i].takeSpan(start+e.span, &sums)
+			p.pending -= p.series[i].takeSpan(start+e.span, e.span, &sums)
 		}
 		p.scoredThrough = start + e.span
 		e.closeSpan(p, start, sums, b)
@@ -382,6 +389,10 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 	}
 	if e.observer != nil {
 		e.observer.Observe(p.key, p.ref, time.Unix(0, start).UTC(), sp.in, sp.out, sp.hasIn, sp.hasOut)
+		if ro, ok := e.observer.(RateObserver); ok && sp.hasIn && sp.hasOut && sp.covered > 0 {
+			secs := float64(sp.covered) / float64(time.Second)
+			ro.ObserveRates(p.key, p.ref, time.Unix(0, start).UTC(), sp.in/secs, sp.out/secs, time.Duration(sp.covered))
+		}
 	}
 	if !sp.hasIn || !sp.hasOut || p.excluded {
 		return // the search's ratio is null without both directions

@@ -166,7 +166,21 @@ type observedSpan struct {
 type recorder struct {
 	mu       sync.Mutex
 	spans    []observedSpan
+	rates    []observedRates
 	advanced []time.Time
+}
+
+type observedRates struct {
+	pod           string
+	sec           int64
+	inBps, outBps float64
+	coveredSec    float64
+}
+
+func (r *recorder) ObserveRates(_, pod string, spanStart time.Time, inBps, outBps float64, covered time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rates = append(r.rates, observedRates{pod, spanStart.Unix() - t0, inBps, outBps, covered.Seconds()})
 }
 
 func (r *recorder) Observe(key, pod string, spanStart time.Time, in, out float64, hasIn, hasOut bool) {

@@ -546,3 +546,39 @@ func TestExcludedPodsStillLearned(t *testing.T) {
 		t.Errorf("dropped = %v, want excluded 8 (4 scrapes x 2 points, dropped from the detection)", got)
 	}
 }
+
+// TestRatesCoverTheScrapeInterval: rates are bytes per second over the time a span's increases
+// cover, so a pod scraped every 60 s (600 in, 300 out per scrape) and one scraped every 10 s
+// (100 in, 50 out) both run at 10 and 5 B/s, although the first has 6x the bytes in its spans.
+func TestRatesCoverTheScrapeInterval(t *testing.T) {
+	h := newHarness(t, ratioCSV)
+	h.feed(5, traffic{webPod, 0, 0}, traffic{fluentdPod, 0, 0})
+	for sec := int64(15); sec <= 125; sec += 10 {
+		tr := []traffic{{fluentdPod, 100, 50}}
+		if (sec-5)%60 == 0 {
+			tr = append(tr, traffic{webPod, 600, 300})
+		}
+		h.feed(sec, tr...)
+	}
+	h.e.Flush(context.Background())
+	h.obs.mu.Lock()
+	defer h.obs.mu.Unlock()
+	var web, fluentd int
+	for _, r := range h.obs.rates {
+		if r.inBps != 10 || r.outBps != 5 {
+			t.Errorf("%s span %d: %v and %v B/s over %v s, want 10 and 5", r.pod, r.sec, r.inBps, r.outBps, r.coveredSec)
+		}
+		switch r.pod {
+		case "default/" + webPod.name:
+			web++
+			if r.coveredSec != 60 {
+				t.Errorf("web span %d covers %v s, want 60", r.sec, r.coveredSec)
+			}
+		case "logging/" + fluentdPod.name:
+			fluentd++
+		}
+	}
+	if web != 2 || fluentd != 12 {
+		t.Errorf("%d web and %d fluentd spans with rates, want 2 and 12", web, fluentd)
+	}
+}

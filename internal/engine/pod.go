@@ -121,18 +121,21 @@ func (s *series) offer(r reading) bufferResult {
 	return buffered
 }
 
-// podSpan is one pod-span's inbound and outbound, summed over interfaces.
+// podSpan is one pod-span's inbound and outbound, summed over interfaces, and the time its
+// increases cover (a 60 s scrape's increase covers 60 s, whatever the span length).
 type podSpan struct {
 	in, out       float64
 	hasIn, hasOut bool
+	covered       int64 // ns, the longest of its series'
 }
 
 // takeSpan takes every buffered point of the series that lies before end (the span's end) into
 // sums: increases of cumulative points, delta values as they are, the mean of gauge values.
 // The first cumulative point ever only primes.
-func (s *series) takeSpan(end int64, sums *podSpan) int {
+func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 	var total, gauge float64
 	var gauges, taken int
+	var covered int64
 	contributed := false
 	for taken < len(s.buffer) && s.buffer[taken].ts < end {
 		r := s.buffer[taken]
@@ -144,6 +147,7 @@ func (s *series) takeSpan(end int64, sums *podSpan) int {
 				continue
 			}
 			inc := r.v - s.anchor.v
+			covered += r.ts - s.anchor.ts
 			if r.v < s.anchor.v || r.start != s.anchor.start {
 				inc = r.v // a counter reset: Prometheus' increase() rule
 			}
@@ -151,9 +155,15 @@ func (s *series) takeSpan(end int64, sums *podSpan) int {
 			total += inc
 		case deltaPoint:
 			total += r.v
+			if r.start > 0 && r.start < r.ts {
+				covered += r.ts - r.start
+			} else {
+				covered += span
+			}
 		case gaugePoint:
 			gauge += r.v
 			gauges++
+			covered = max(covered, span)
 		}
 		contributed = true
 	}
@@ -167,6 +177,7 @@ func (s *series) takeSpan(end int64, sums *podSpan) int {
 	if gauges > 0 {
 		total += gauge / float64(gauges)
 	}
+	sums.covered = max(sums.covered, covered)
 	if s.inbound {
 		sums.in, sums.hasIn = sums.in+total, true
 	} else {
