@@ -54,6 +54,10 @@ func loadConfig(opts configOptions, logger *zap.Logger) (engine.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("%s: %w", where, err)
 	}
+	// The profile's defaults first, so that the file's explicit keys win over them.
+	if err := cfg.ApplyProfile(conf); err != nil {
+		return cfg, fmt.Errorf("%s: %w", where, err)
+	}
 	if err := conf.Unmarshal(&cfg); err != nil {
 		return cfg, fmt.Errorf("%s: %w", where, err)
 	}

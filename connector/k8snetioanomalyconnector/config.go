@@ -1,6 +1,8 @@
 package k8snetioanomalyconnector // import "github.com/k8snetio/k8snetioanomaly/connector/k8snetioanomalyconnector"
 
 import (
+	"go.opentelemetry.io/collector/confmap"
+
 	"github.com/k8snetio/k8snetioanomaly/internal/engine"
 )
 
@@ -15,6 +17,15 @@ type Config struct {
 
 // Validate is the engine's: it names each bad field.
 func (c *Config) Validate() error { return c.engineConfig.Validate() }
+
+// Unmarshal sets the defaults of the profile the config names before its keys are decoded, so
+// that explicit keys win over the profile's defaults.
+func (c *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := c.ApplyProfile(conf); err != nil {
+		return err
+	}
+	return conf.Unmarshal(c)
+}
 
 func createDefaultConfig() *Config {
 	return &Config{engineConfig: engine.DefaultConfig()}

@@ -110,6 +110,7 @@ type groupState struct {
 	Count     int                `json:"count"`
 	Anomalies []string           `json:"anomalies"`
 	MaxZ      map[string]float64 `json:"max_z,omitempty"`
+	Qualified bool               `json:"qualified,omitempty"`
 	Emitted   bool               `json:"emitted,omitempty"`
 }
 
@@ -139,7 +140,7 @@ func (e *Engine) snapshot() []sourceState {
 			ws := windowState{Start: start}
 			for g, c := range groups {
 				gs := groupState{Cluster: g.cluster, Pod: g.pod, Namespace: g.namespace, Service: g.service,
-					Count: c.count, Anomalies: append([]string(nil), c.anomalies...), Emitted: c.emitted}
+					Count: c.count, Anomalies: append([]string(nil), c.anomalies...), Qualified: c.qualified, Emitted: c.emitted}
 				for s, ok := range c.flagged {
 					if ok {
 						if gs.MaxZ == nil {
@@ -350,7 +351,7 @@ func (e *Engine) restoreWindow(w *windows, ws windowState, node string) error {
 			return fmt.Errorf("invalid group %q/%q/%q", gs.Cluster, gs.Namespace, gs.Pod)
 		}
 		g := groupKey{cluster: gs.Cluster, node: node, pod: gs.Pod, namespace: gs.Namespace, service: gs.Service}
-		c := &windowCount{count: gs.Count, emitted: gs.Emitted}
+		c := &windowCount{count: gs.Count, qualified: gs.Qualified, emitted: gs.Emitted}
 		for _, a := range gs.Anomalies {
 			c.insertText(a, w.maxAnomalies)
 		}

@@ -7,7 +7,10 @@ import (
 	"regexp"
 	"time"
 
+	"go.opentelemetry.io/collector/confmap"
+
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
 // DefaultServicePattern is the search's `replace('k8s.pod.name', ...)` pattern: it strips a
@@ -24,8 +27,21 @@ const (
 	ModeImmediate Mode = "immediate"
 )
 
+// The profiles: parity reproduces the two searches exactly; recommended is the mode measured to
+// hold on real traffic (see the README's "Recommended profile").
+const (
+	ProfileParity      = "parity"
+	ProfileRecommended = "recommended"
+)
+
 // Config is the component's configuration; the processor and the connector share it.
 type Config struct {
+	// Profile is "parity" (default) or "recommended"; it sets the defaults of the other keys,
+	// and explicit keys still win (see ApplyProfile).
+	Profile string `mapstructure:"profile"`
+	// Recommended holds the recommended profile's scoring; parity ignores it.
+	Recommended RecommendedConfig `mapstructure:"recommended"`
+
 	// Metric is the cumulative (or delta, or gauge) byte metric per pod, interface and direction.
 	Metric string `mapstructure:"metric"`
 	// Direction names the datapoint attribute and the values meaning inbound and outbound.
@@ -107,6 +123,26 @@ type LearnConfig struct {
 	Exclude bool `mapstructure:"exclude"`
 }
 
+// RecommendedConfig is the recommended profile's scoring (internal/profile explains each rule).
+type RecommendedConfig struct {
+	// Gate: a ratio counts only while its numerator direction is at least gate x its usual rate.
+	Gate float64 `mapstructure:"gate"`
+	// HighGate also requires the numerator to be at least high_gate x its usual high (95th
+	// percentile) rate, so a pod's recurring surges are not events; 0 disables it.
+	HighGate float64 `mapstructure:"high_gate"`
+	// Sigmas is the robust z (median/MAD of the log ratio) the ratio must rise by.
+	Sigmas float64 `mapstructure:"sigmas"`
+	// MinAnomalous is the anomalous time, within AnomalousWithin, that makes an event.
+	MinAnomalous time.Duration `mapstructure:"min_anomalous"`
+	// AnomalousWithin is the trailing window of data time MinAnomalous is counted in.
+	AnomalousWithin time.Duration `mapstructure:"anomalous_within"`
+	// ServiceShiftPeers and ServiceShiftFraction: with at least this many pods of a service
+	// scored in a window and more than this fraction of them anomalous, it is a service-wide
+	// shift (a deploy, a load change): one record for the service, not an event per pod.
+	ServiceShiftPeers    int     `mapstructure:"service_shift_peers"`
+	ServiceShiftFraction float64 `mapstructure:"service_shift_fraction"`
+}
+
 // DirectionConfig maps the direction attribute onto inbound and outbound.
 type DirectionConfig struct {
 	Attribute string `mapstructure:"attribute"`
@@ -151,6 +187,8 @@ type LimitsConfig struct {
 // DefaultConfig reproduces the two searches.
 func DefaultConfig() Config {
 	return Config{
+		Profile:            ProfileParity,
+		Recommended:        defaultRecommended(),
 		Metric:             "k8s.pod.network.io",
 		Direction:          DirectionConfig{Attribute: "direction", Inbound: "receive", Outbound: "transmit"},
 		InterfaceAttribute: "interface",
@@ -175,6 +213,36 @@ func DefaultConfig() Config {
 	}
 }
 
+func defaultRecommended() RecommendedConfig {
+	p, r := profile.Recommended(), profile.RecommendedRule()
+	return RecommendedConfig{
+		Gate: p.Gate, HighGate: p.HighGate, Sigmas: p.K,
+		MinAnomalous: r.MinAnomalous, AnomalousWithin: r.Within,
+		ServiceShiftPeers: 3, ServiceShiftFraction: 0.5,
+	}
+}
+
+// ApplyProfile sets the defaults of the profile conf names, before conf's keys are decoded over
+// them, so that explicit keys win: `profile: recommended` with `mode: window` keeps window mode.
+func (c *Config) ApplyProfile(conf *confmap.Conf) error {
+	if conf == nil || !conf.IsSet("profile") {
+		return nil
+	}
+	name, ok := conf.Get("profile").(string)
+	if !ok {
+		return fmt.Errorf("profile: must be %q or %q", ProfileParity, ProfileRecommended)
+	}
+	switch name {
+	case ProfileRecommended:
+		c.Profile = ProfileRecommended
+		c.Mode = ModeImmediate // alert as soon as the evidence is there
+		c.Learn.PerPod = true  // learn the unit the detection scores
+	case ProfileParity:
+		c.Profile = ProfileParity
+	}
+	return nil // an unknown name is Validate's to report
+}
+
 // StorageID is the storage extension that keeps state: storage, or its older name learn.storage.
 func (c *Config) StorageID() string {
 	if c.Storage != "" {
@@ -188,6 +256,32 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Profile != ProfileParity && c.Profile != ProfileRecommended {
+		bad("profile", "must be %q or %q, got %q", ProfileParity, ProfileRecommended, c.Profile)
+	}
+	if r := c.Recommended; c.Profile == ProfileRecommended {
+		if !(r.Gate >= 0) || math.IsInf(r.Gate, 0) {
+			bad("recommended.gate", "must be a finite number >= 0, got %v", r.Gate)
+		}
+		if !(r.HighGate >= 0) || math.IsInf(r.HighGate, 0) {
+			bad("recommended.high_gate", "must be a finite number >= 0 (0 disables it), got %v", r.HighGate)
+		}
+		if !(r.Sigmas > 0) || math.IsInf(r.Sigmas, 0) {
+			bad("recommended.sigmas", "must be a positive finite number, got %v", r.Sigmas)
+		}
+		if r.MinAnomalous <= 0 {
+			bad("recommended.min_anomalous", "must be positive, got %s", r.MinAnomalous)
+		}
+		if r.AnomalousWithin <= r.MinAnomalous {
+			bad("recommended.anomalous_within", "must be longer than min_anomalous (%s), got %s", r.MinAnomalous, r.AnomalousWithin)
+		}
+		if r.ServiceShiftPeers < 2 {
+			bad("recommended.service_shift_peers", "must be at least 2, got %d", r.ServiceShiftPeers)
+		}
+		if !(r.ServiceShiftFraction >= 0 && r.ServiceShiftFraction < 1) {
+			bad("recommended.service_shift_fraction", "must be in [0, 1), got %v", r.ServiceShiftFraction)
+		}
 	}
 	if c.Metric == "" {
 		bad("metric", "must not be empty")

@@ -68,6 +68,8 @@ type Engine struct {
 	pods    map[podID]*pod
 	sources map[string]*source // by node: each has its own data time
 	peers   peerCounts
+	// recommended is the recommended profile's scoring; nil in parity.
+	recommended *recommended
 	batch   tally
 	pending []Event
 
@@ -133,6 +135,10 @@ func New(cfg Config, set Settings) (*Engine, error) {
 	if cfg.Learn.Enabled {
 		e.learner = NewLearner(cfg)
 		e.observer = e.learner
+	}
+	if cfg.Profile == ProfileRecommended {
+		r := newRecommended(cfg.Recommended)
+		e.recommended = &r
 	}
 	e.tel.BaselineKeys.Record(context.Background(), int64(reloader.Current().Len()))
 	return e, nil
@@ -336,10 +342,8 @@ func (e *Engine) sweep(src *source) {
 	}
 	src.swept = through
 	first := len(e.pending)
-	e.pending = src.windows.closeThrough(through, e.cfg.CountThreshold, e.pending)
-	for i := first; i < len(e.pending); i++ {
-		e.addContext(&e.pending[i], b)
-	}
+	e.pending = src.windows.closeThrough(through, e.pending)
+	e.finishEvents(first, b)
 	if len(src.pods) == 0 && len(src.windows.open) == 0 {
 		delete(e.sources, src.name)
 	}
@@ -382,7 +386,8 @@ func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 	}
 }
 
-// closeSpan scores one pod-span: the search's per-span stats, lookup and foreach.
+// closeSpan scores one pod-span: the search's per-span stats, lookup and foreach, or the
+// recommended profile's rates against the pod's usual ones.
 func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline) {
 	if !sp.hasIn && !sp.hasOut {
 		return // only priming points: nothing was measured
@@ -397,31 +402,55 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 	if !sp.hasIn || !sp.hasOut || p.excluded {
 		return // the search's ratio is null without both directions
 	}
+	var v verdict
+	if e.recommended != nil {
+		var ok bool
+		if v, ok = e.recommended.score(b, p.key, sp); !ok {
+			return
+		}
+	} else {
+		stats, ok := b.Lookup(p.key)
+		if !ok {
+			e.batch.scored++
+			e.countPeer(p, start)
+			return
+		}
+		v = score(stats, b.Signals(), computeSignals(sp.in, sp.out), e.cfg.StdevMultiplier)
+	}
 	e.batch.scored++
+	peers := e.countPeer(p, start)
+	if v.text == "" {
+		return
+	}
+	e.batch.anomalous++
 	w := &p.src.windows
 	wstart := w.startOf(start)
+	g := groupKey{cluster: p.cluster, node: p.node, pod: p.name, namespace: p.namespace, service: p.service}
+	c := w.add(wstart, g, &v, sp)
+	qualified := c.count > e.cfg.CountThreshold
+	if e.recommended != nil {
+		qualified = p.trail.Add(time.Unix(0, start+e.span), time.Duration(sp.covered), e.recommended.rule)
+	}
+	if !qualified || c.qualified {
+		return
+	}
+	c.qualified = true
+	peers.anomalous++
+	if e.cfg.Mode == ModeImmediate {
+		c.emitted = true
+		first := len(e.pending)
+		e.pending = append(e.pending, w.event(wstart, g, c, start))
+		e.finishEvents(first, b)
+	}
+}
+
+// countPeer counts the pod once among its service's pods scored in the span's window.
+func (e *Engine) countPeer(p *pod, start int64) *peerCount {
+	wstart := p.src.windows.startOf(start)
 	peers := e.peers.of(wstart, p.key)
 	if p.peerWindow != wstart || !p.peerCounted {
 		p.peerWindow, p.peerCounted = wstart, true
 		peers.total++
 	}
-	stats, ok := b.Lookup(p.key)
-	if !ok {
-		return
-	}
-	v := score(stats, b.Signals(), computeSignals(sp.in, sp.out), e.cfg.StdevMultiplier)
-	if v.text == "" {
-		return
-	}
-	e.batch.anomalous++
-	g := groupKey{cluster: p.cluster, node: p.node, pod: p.name, namespace: p.namespace, service: p.service}
-	c := w.add(wstart, g, &v, sp)
-	if c.count == e.cfg.CountThreshold+1 {
-		peers.anomalous++
-	}
-	if e.cfg.Mode == ModeImmediate && !c.emitted && c.count > e.cfg.CountThreshold {
-		c.emitted = true
-		e.pending = append(e.pending, w.event(wstart, g, c, start))
-		e.addContext(&e.pending[len(e.pending)-1], b)
-	}
+	return peers
 }

@@ -42,6 +42,16 @@ type Event struct {
 	// PeersAnomalous of PeersTotal pods of the same service scored in the window passed the
 	// count threshold, as known when the event was made.
 	PeersAnomalous, PeersTotal int
+	// ServiceShift marks the recommended profile's record for a service-wide shift: most of
+	// the service's pods anomalous together. Pod and Namespace are those of the pod that
+	// completed the majority; the record stands for the service.
+	ServiceShift bool
+}
+
+// serviceShift turns a pod's event into its service's shift record.
+func (ev Event) serviceShift() Event {
+	ev.ServiceShift = true
+	return ev
 }
 
 // PutBody writes the HEC `event` object; the field names are the search's output fields.
@@ -84,6 +94,11 @@ func (ev *Event) PutBody(m pcommon.Map) {
 	}
 	m.PutInt("peers_anomalous", int64(ev.PeersAnomalous))
 	m.PutInt("peers_total", int64(ev.PeersTotal))
+	if ev.ServiceShift {
+		m.PutBool("service_shift", true)
+		m.PutStr("message", "Service-wide network IO shift of "+ev.Service+" on cluster "+ev.Cluster+
+			": most of its pods changed together (a deploy or a load change, not one compromised pod)")
+	}
 }
 
 // Body returns the event object as plain Go values, as the HEC exporter would send it.

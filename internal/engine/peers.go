@@ -1,6 +1,9 @@
 package engine
 
-import "github.com/k8snetio/k8snetioanomaly/internal/baseline"
+import (
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
+)
 
 // peerKey is one service (baseline key) in one window.
 type peerKey struct {
@@ -11,7 +14,10 @@ type peerKey struct {
 // peerCount says how many pods of a service were scored in a window and how many of them passed
 // the count threshold: when most replicas shift together it is a deploy or a load change, not a
 // compromised pod.
-type peerCount struct{ total, anomalous int }
+type peerCount struct {
+	total, anomalous int
+	shiftReported    bool // the recommended profile's one record for a service-wide shift is out
+}
 
 type peerCounts map[peerKey]*peerCount
 
@@ -32,6 +38,29 @@ func (pc peerCounts) forgetBefore(t int64) {
 			delete(pc, k)
 		}
 	}
+}
+
+// finishEvents completes the events made from index first on: their peer context and, in the
+// recommended profile, a service-wide shift (most of a service's pods anomalous together, a deploy
+// or a load change) replaces its pods' events by one record for the service.
+func (e *Engine) finishEvents(first int, b *baseline.Baseline) {
+	kept := first
+	for i := first; i < len(e.pending); i++ {
+		ev := e.pending[i]
+		e.addContext(&ev, b)
+		if e.recommended != nil && profile.ServiceShift(ev.PeersAnomalous, ev.PeersTotal,
+			e.cfg.Recommended.ServiceShiftPeers, e.cfg.Recommended.ServiceShiftFraction) {
+			c := e.peers.of(ev.WindowStart.UnixNano(), ev.Cluster+":"+ev.Service)
+			if c.shiftReported {
+				continue
+			}
+			c.shiftReported = true
+			ev = ev.serviceShift()
+		}
+		e.pending[kept] = ev
+		kept++
+	}
+	e.pending = e.pending[:kept]
 }
 
 // addContext puts the peer counts and the service's usual rates into an event; the counts are as

@@ -1,6 +1,10 @@
 package engine
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
+)
 
 // podID identifies a pod: by k8s.pod.uid when present, else by cluster, namespace and name.
 type podID struct {
@@ -24,6 +28,8 @@ type pod struct {
 	peerCounted   bool
 	lastSeen      int64 // Unix ns of the newest point
 	pending       int   // points waiting in the series' reorder buffers
+
+	trail profile.Trail // recommended profile: the anomalous spans of the last minutes
 }
 
 // series is one input stream of a pod: one interface, one direction.

@@ -19,6 +19,7 @@ type windowCount struct {
 	anomalies []string // distinct, sorted, at most maxAnomalies: the smallest ones, as values() keeps
 	maxZ      [baseline.NumSignals]float64
 	flagged   [baseline.NumSignals]bool
+	qualified bool // passed the event rule (parity: count > count_threshold)
 	emitted   bool // immediate mode: already sent for this window
 	// The anomalous span with the highest z-score: its bytes in and out, for the event.
 	peakZ           float64
@@ -103,8 +104,8 @@ func (w *windows) event(start int64, g groupKey, c *windowCount, at int64) Event
 }
 
 // closeThrough ends every window that ends at or before t and appends the events of the groups
-// whose count passed the threshold and were not sent already (immediate mode), in a stable order.
-func (w *windows) closeThrough(t int64, threshold int, out []Event) []Event {
+// that passed the event rule and were not sent already (immediate mode), in a stable order.
+func (w *windows) closeThrough(t int64, out []Event) []Event {
 	w.closedThrough = max(w.closedThrough, floorTo(t, w.length))
 	var starts []int64
 	for start := range w.open {
@@ -118,7 +119,7 @@ func (w *windows) closeThrough(t int64, threshold int, out []Event) []Event {
 		delete(w.open, start)
 		first := len(out)
 		for g, c := range groups {
-			if c.count > threshold && !c.emitted {
+			if c.qualified && !c.emitted {
 				out = append(out, w.event(start, g, c, start+w.length))
 			}
 		}

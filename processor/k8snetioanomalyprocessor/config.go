@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/collector/confmap"
+
 	"github.com/k8snetio/k8snetioanomaly/internal/engine"
 )
 
@@ -32,6 +34,15 @@ func (c *Config) Validate() error {
 
 // defaultEventQueueSize holds a burst of window closes (one batch each) while HEC is slow.
 const defaultEventQueueSize = 1000
+
+// Unmarshal sets the defaults of the profile the config names before its keys are decoded, so
+// that explicit keys win over the profile's defaults.
+func (c *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := c.ApplyProfile(conf); err != nil {
+		return err
+	}
+	return conf.Unmarshal(c)
+}
 
 func createDefaultConfig() *Config {
 	return &Config{engineConfig: engine.DefaultConfig(), EventQueueSize: defaultEventQueueSize}

@@ -23,8 +23,18 @@ func TestLoadConfig(t *testing.T) {
 
 	defaults := engine.DefaultConfig()
 	defaults.Baseline.Path = "testdata/baseline.csv"
+	// profile: recommended changes these defaults; an explicit key still wins.
+	recommended := defaults
+	recommended.Profile, recommended.Mode, recommended.Learn.PerPod = engine.ProfileRecommended, engine.ModeImmediate, true
+	recommendedWindow := recommended
+	recommendedWindow.Mode, recommendedWindow.Learn.PerPod = engine.ModeWindow, false
 
 	custom := engine.Config{
+		Profile: engine.ProfileRecommended,
+		Recommended: engine.RecommendedConfig{
+			Gate: 2.5, HighGate: 0, Sigmas: 4, MinAnomalous: 2 * time.Minute, AnomalousWithin: 10 * time.Minute,
+			ServiceShiftPeers: 4, ServiceShiftFraction: 0.6,
+		},
 		Metric:             "container.network.io",
 		Direction:          engine.DirectionConfig{Attribute: "network.io.direction", Inbound: "rx", Outbound: "tx"},
 		InterfaceAttribute: "network.interface.name",
@@ -64,6 +74,10 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{name: "", expected: defaults, queue: 1000},
 		{name: "custom", expected: custom, queue: 50},
+		{name: "recommended", expected: recommended, queue: 1000},
+		{name: "recommended_window", expected: recommendedWindow, queue: 1000},
+		{name: "bad_profile", wantErr: `profile: must be "parity" or "recommended", got "paranoid"`},
+		{name: "bad_recommended", wantErr: "recommended.anomalous_within: must be longer than min_anomalous (5m0s), got 5m0s"},
 		{name: "no_baseline_path", wantErr: "baseline.path: must name the baseline CSV file"},
 		{name: "empty_metric", wantErr: "metric: must not be empty"},
 		{name: "empty_direction_attribute", wantErr: "direction.attribute: must not be empty"},
