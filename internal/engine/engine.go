@@ -70,8 +70,8 @@ type Engine struct {
 	peers   peerCounts
 	// recommended is the recommended profile's scoring; nil in parity.
 	recommended *recommended
-	batch   tally
-	pending []Event
+	batch       tally
+	pending     []Event
 
 	span, lateness, skew int64
 	batchSeq             uint64    // tells the sources one batch touched from those of earlier ones
