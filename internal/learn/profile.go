@@ -20,38 +20,39 @@ const (
 	maxSpans = 1 << 53
 )
 
-// checkModel says what is wrong with a model read from a file or a state entry, or "":
+// checkModel says what is wrong with a model read from a file or a state entry, or "",
+// and which histogram it is about (0 inbound, 1 outbound, 2 ratio):
 // buckets a finite rate cannot fill, more values than maxSpans, or histograms that no
 // sequence of Model.Observe calls makes (the rate histograms count the same pod-spans,
 // and the ratio only those with both rates above zero).
-func checkModel(m profile.Model) string {
-	for _, h := range []struct {
+func checkModel(m profile.Model) (int, string) {
+	for i, h := range []struct {
 		name string
 		h    profile.Hist
 	}{{baseline.ColHistInbound, m.In}, {baseline.ColHistOutbound, m.Out}, {baseline.ColHistRatio, m.Ratio}} {
 		total := h.h.Zero
 		for b, n := range h.h.Buckets {
 			if b < minBucket || b > maxBucket {
-				return fmt.Sprintf("%s: bucket %d is outside %d..%d, the buckets of finite positive numbers", h.name, b, minBucket, maxBucket)
+				return i, fmt.Sprintf("%s: bucket %d is outside %d..%d, the buckets of finite positive numbers", h.name, b, minBucket, maxBucket)
 			}
-			if n > maxSpans || total > maxSpans-n {
-				return fmt.Sprintf("%s: more than 2^53 values", h.name)
+			if total > maxSpans || n > maxSpans-total {
+				return i, fmt.Sprintf("%s: more than 2^53 values", h.name)
 			}
 			total += n
 		}
 		if total > maxSpans {
-			return fmt.Sprintf("%s: more than 2^53 values", h.name)
+			return i, fmt.Sprintf("%s: more than 2^53 values", h.name)
 		}
 	}
 	switch {
 	case m.In.N() != m.Out.N():
-		return fmt.Sprintf("%s counts %d pod-spans but %s counts %d: both count every pod-span", baseline.ColHistInbound, m.In.N(), baseline.ColHistOutbound, m.Out.N())
+		return 1, fmt.Sprintf("%s counts %d pod-spans but %s counts %d: both count every pod-span", baseline.ColHistInbound, m.In.N(), baseline.ColHistOutbound, m.Out.N())
 	case m.Ratio.Zero != 0:
-		return fmt.Sprintf("%s has %d zeros: a ratio of two rates above zero is never 0", baseline.ColHistRatio, m.Ratio.Zero)
+		return 2, fmt.Sprintf("%s has %d zeros: a ratio of two rates above zero is never 0", baseline.ColHistRatio, m.Ratio.Zero)
 	case m.Ratio.N() > min(m.In.Positive(), m.Out.Positive()):
-		return fmt.Sprintf("%s counts %d pod-spans, more than have both rates above zero", baseline.ColHistRatio, m.Ratio.N())
+		return 2, fmt.Sprintf("%s counts %d pod-spans, more than have both rates above zero", baseline.ColHistRatio, m.Ratio.N())
 	}
-	return ""
+	return 0, ""
 }
 
 // profileCells returns a row's profile cells in baseline.ProfileColumns order: the

@@ -156,7 +156,7 @@ func decodeKey(key string, ke keyEntry, d int64) (*keyDay, error) {
 	}
 	kd := &keyDay{count: ke.Count, last: ke.Last}
 	if ke.Model != nil {
-		if msg := checkModel(*ke.Model); msg != "" {
+		if _, msg := checkModel(*ke.Model); msg != "" {
 			return nil, fmt.Errorf("key %q: model: %s", key, msg)
 		}
 		kd.model = *ke.Model

@@ -391,8 +391,8 @@ func (p *csvReader) model(rec []string, c columns) (profile.Model, error) {
 		}
 	}
 	m = profile.Model{In: hists[0], Out: hists[1], Ratio: hists[2]}
-	if msg := checkModel(m); msg != "" {
-		return m, p.errField(c.prof[len(baseline.ProfileColumns)-3], "%s", msg)
+	if h, msg := checkModel(m); msg != "" {
+		return m, p.errField(c.prof[len(baseline.ProfileColumns)-3+h], "%s", msg)
 	}
 	count := c.prof[slices.Index(baseline.ProfileColumns, baseline.ColPodSpans)]
 	if n, present, _ := baseline.ParseProfileCell(baseline.ColPodSpans, rec[count]); present && uint64(n) != m.In.N() || !present && m.In.N() != 0 {
@@ -407,7 +407,7 @@ func clipMsg(s string) string {
 	if len(s) <= maxMsg {
 		return s
 	}
-	return s[:maxMsg] + "… (cut)"
+	return strings.ToValidUTF8(s[:maxMsg], "") + "… (cut)"
 }
 
 func (p *csvReader) integer(rec []string, i int) (int64, error) {
