@@ -72,3 +72,66 @@ func TestBaselineBuildProfile(t *testing.T) {
 		})
 	}
 }
+
+// TestBaselineMergeProfile: merging a built file with itself doubles every histogram
+// count (a merge adds pod-spans), and a file without the profile's columns does not merge
+// with one that has them.
+func TestBaselineMergeProfile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "config.yaml", "profile: recommended\nlearn:\n  per_pod: true\n  signal_counts: true\n  min_count: 0\n")
+	r := runArgs(t, "", "baseline", "build", "--config", cfg, exampleMetrics)
+	if r.code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	built := writeFile(t, dir, "built.csv", r.stdout)
+	m := runArgs(t, "", "baseline", "merge", built, built)
+	if m.code != exitOK {
+		t.Fatalf("merge: exit %d; stderr:\n%s", m.code, m.stderr)
+	}
+	one, two := profileOf(t, r.stdout), profileOf(t, m.stdout)
+	for key, h := range one {
+		got, ok := two[key]
+		if !ok {
+			t.Fatalf("%s missing from the merge", key)
+		}
+		for i := range h {
+			var want profile.Hist
+			want.Merge(h[i])
+			want.Merge(h[i])
+			if a, b := text(want), text(got[i]); a != b || h[i].N() == 0 && i < 2 {
+				t.Errorf("%s: merged histogram %d is %s, want %s (of %s)", key, i, b, a, text(h[i]))
+			}
+		}
+	}
+	plain := writeFile(t, dir, "plain.csv", runArgs(t, "", "baseline", "build", "--config",
+		writeFile(t, dir, "plain.yaml", "learn:\n  per_pod: true\n  signal_counts: true\n  min_count: 0\n"), exampleMetrics).stdout)
+	if f := runArgs(t, "", "baseline", "merge", built, plain); f.code != exitFailure || !strings.Contains(f.stderr, "has the profile's columns") {
+		t.Errorf("merge with a file without the profile: exit %d, stderr:\n%s", f.code, f.stderr)
+	}
+}
+
+func text(h profile.Hist) string {
+	b, _ := h.MarshalText()
+	return string(b)
+}
+
+// profileOf reads a learned file's histograms per key (inbound, outbound, ratio).
+func profileOf(t *testing.T, file string) map[string][3]profile.Hist {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(file)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(recs[0])
+	out := map[string][3]profile.Hist{}
+	for _, rec := range recs[1:] {
+		var h [3]profile.Hist
+		for i := range h {
+			if err := h[i].UnmarshalText([]byte(rec[n-3+i])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out[rec[0]] = h
+	}
+	return out
+}

@@ -46,7 +46,7 @@ type Config struct {
 // Stats are the learner's own counters, for the component's telemetry.
 type Stats struct {
 	Late         uint64 // observations for spans already folded or older than Days, dropped
-	Invalid      uint64 // observations with an empty key or a negative or non-finite byte count
+	Invalid      uint64 // observations with an empty key or a negative or non-finite byte count; rates (ObserveRates) negative, non-finite or over no time
 	PendingSpans int    // key-spans waiting for Advance
 	Days         int    // days held
 }
