@@ -335,3 +335,43 @@ func TestReadCSVProfileErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveRatesRules: several calls for one pod-span give the rate over their covered
+// time; invalid rates are counted; rates without an Observe with both directions, and
+// late ones, are not learned (and the late one is not counted twice).
+func TestObserveRatesRules(t *testing.T) {
+	l := New(Config{Profile: true})
+	l.Observe("c:a", "p", base, 1, 1, true, true)
+	l.ObserveRates("c:a", "p", base, 100, 10, 10*time.Second)
+	l.ObserveRates("c:a", "p", base, 400, 10, 30*time.Second) // (100*10 + 400*30) / 40 = 325
+	l.ObserveRates("c:a", "q", base, 50, 50, 10*time.Second)  // q has no Observe: not learned
+	l.Observe("c:a", "r", base, 1, 0, true, false)
+	l.ObserveRates("c:a", "r", base, 50, 50, 10*time.Second) // r had one direction only
+	l.ObserveRates("c:a", "p", base, -1, 10, time.Second)
+	l.ObserveRates("c:a", "p", base, math.NaN(), 10, time.Second)
+	l.ObserveRates("c:a", "p", base, 1, 10, 0)
+	l.ObserveRates("c:b", "p", base, 5, 5, span) // a key with rates only: no row
+	l.Advance(base.Add(3 * span))
+	l.Observe("c:a", "p", base, 1, 1, true, true) // late
+	l.ObserveRates("c:a", "p", base, 1, 1, span)
+	if st := l.Stats(); st.Invalid != 3 || st.Late != 1 {
+		t.Errorf("stats %+v, want 3 invalid and 1 late", st)
+	}
+	var want profile.Model
+	want.Observe(325, 10)
+	got := l.Table().Rows["c:a"].Model
+	if text(got.In) != text(want.In) || text(got.Out) != text(want.Out) || text(got.Ratio) != text(want.Ratio) {
+		t.Errorf("model %s / %s / %s, want %s / %s / %s", text(got.In), text(got.Out), text(got.Ratio), text(want.In), text(want.Out), text(want.Ratio))
+	}
+	if c := l.Table().Rows["c:a"].Count; c != 1 {
+		t.Errorf("count %d, want 1", c)
+	}
+	if r, ok := l.Table().Rows["c:b"]; ok {
+		t.Errorf("a key-span with rates only is a row: %+v", r)
+	}
+}
+
+func text(h profile.Hist) string {
+	b, _ := h.MarshalText()
+	return string(b)
+}
