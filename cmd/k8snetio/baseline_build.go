@@ -43,6 +43,13 @@ service's pods that reported it; with
 learn.per_pod: true every pod's span with both directions is a value, and is counted: the
 unit the detection scores.
 
+With profile: recommended the recommended profile's columns follow all the others:
+usual_inbound_bps, usual_outbound_bps, high_inbound_bps, high_outbound_bps (median and
+95th percentile of each direction's rate, bytes/s), median_ln_outbound:inbound,
+mad_ln_outbound:inbound, count_pod_spans, and the histograms hist_inbound_bps,
+hist_outbound_bps, hist_outbound:inbound that 'k8snetio baseline merge' merges exactly.
+They are learned from every pod-span with both directions, pooled per key.
+
 Keys whose count is below learn.min_count (default 360, an hour of 10 s spans) are left
 out. Only the newest learn.days UTC days of the data are kept (default 30). All of the
 input is learned, its last span included. learn.enabled, path, write_interval and storage

@@ -10,9 +10,12 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
 // Stat is one signal's baseline for one key.
@@ -27,6 +30,7 @@ type Baseline struct {
 	signals []Signal
 	index   map[string]int32 // key -> row; an index rather than pointers keeps the map small and the rows in one allocation
 	rows    [][NumSignals]Stat
+	usual   []profile.Usual // the recommended profile's figures, by row; nil when the file has no profile columns
 }
 
 // Error is a problem in a baseline file, located by line and column.
@@ -231,6 +235,7 @@ const (
 	colKey
 	colAvg
 	colStdev
+	colProfile // one of the recommended profile's figures (ParseProfileCell)
 )
 
 type column struct {
@@ -256,6 +261,12 @@ func Parse(r io.Reader, file string) (*Baseline, error) {
 	}
 
 	b := &Baseline{file: file, signals: signals[:len(signals):len(signals)], index: map[string]int32{}}
+	for _, c := range cols {
+		if c.role == colProfile {
+			b.usual = []profile.Usual{}
+			break
+		}
+	}
 	var firstLine []int // line of each row, to say where a duplicate key was first seen
 	for {
 		rec, err := cr.Next()
@@ -299,12 +310,30 @@ func Parse(r io.Reader, file string) (*Baseline, error) {
 		for s := range row {
 			row[s].Scorable = hasAvg[s] && hasStdev[s] && row[s].Stdev > 0
 		}
+		u := emptyUsual()
+		if b.usual != nil {
+			for i, c := range cols {
+				if c.role != colProfile {
+					continue
+				}
+				v, present, msg := ParseProfileCell(c.name, rec[i])
+				if msg != "" {
+					return nil, fieldError(i, msg)
+				}
+				if present {
+					setProfile(&u, c.name, v)
+				}
+			}
+		}
 		line := cr.Line(0)
 		if len(b.rows) == math.MaxInt32 {
 			return nil, &Error{File: file, Line: line, Msg: "too many rows"}
 		}
 		b.index[strings.Clone(key)] = int32(len(b.rows)) // Clone: the key must not pin the reader's whole line buffer
 		b.rows = append(b.rows, row)
+		if b.usual != nil {
+			b.usual = append(b.usual, u)
+		}
 		firstLine = append(firstLine, cr.Line(keyCol))
 	}
 	return b, nil
@@ -335,8 +364,11 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 			cols[i].role, rest = colAvg, strings.TrimPrefix(name, "avg_")
 		case strings.HasPrefix(name, "stdev_"):
 			cols[i].role, rest = colStdev, strings.TrimPrefix(name, "stdev_")
+		case slices.Contains(profileFigures, name) || name == ColPodSpans:
+			cols[i].role = colProfile
+			continue
 		default:
-			continue // count, last_seen and anything else do not take part in scoring
+			continue // count, last_seen, the profile's histograms and anything else do not take part in scoring
 		}
 		sig, ok := ParseSignal(rest)
 		if !ok {
@@ -359,6 +391,9 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 			return nil, 0, nil, &Error{File: file, Line: line, Column: stdevCol[s], ColumnName: "stdev_" + s.String(),
 				Msg: fmt.Sprintf("no matching %q column", "avg_"+s.String())}
 		}
+	}
+	if err := checkProfileHeader(file, line, seen); err != nil {
+		return nil, 0, nil, err
 	}
 	if len(signals) == 0 {
 		return nil, 0, nil, &Error{File: file, Line: line,

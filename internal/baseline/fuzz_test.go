@@ -46,6 +46,22 @@ func FuzzParse(f *testing.F) {
 					t.Errorf("key %q %s: scorable %+v", key, Signal(s), st)
 				}
 			}
+			// the profile's figures: NaN (blank) or in bounds; Usual only when it can score
+			u, ok := b.Usual(key)
+			if ok != (b.usual != nil && b.usual[i].Valid()) || ok && !u.Valid() {
+				t.Errorf("key %q: Usual %+v ok=%t", key, u, ok)
+			}
+			if b.usual != nil {
+				u := b.usual[i]
+				for _, v := range []float64{u.In, u.Out, u.InHigh, u.OutHigh, u.LogRatioMAD} {
+					if !math.IsNaN(v) && (v < 0 || v > MaxValue) {
+						t.Errorf("key %q: accepted profile figure %v", key, v)
+					}
+				}
+				if !math.IsNaN(u.LogRatio) && math.Abs(u.LogRatio) > MaxLogRatio {
+					t.Errorf("key %q: accepted median ln ratio %v", key, u.LogRatio)
+				}
+			}
 		}
 	})
 }

@@ -19,7 +19,8 @@ type StateStore interface {
 // NewLearner is the baseline learner cfg asks for; the engine and `k8snetio baseline build` share it.
 func NewLearner(cfg Config) *learn.Learner {
 	l := cfg.Learn
-	return learn.New(learn.Config{PerPod: l.PerPod, Volumes: l.Volumes, SignalCounts: l.SignalCounts, Days: l.Days, Span: cfg.Span})
+	return learn.New(learn.Config{PerPod: l.PerPod, Volumes: l.Volumes, SignalCounts: l.SignalCounts, Days: l.Days, Span: cfg.Span,
+		Profile: cfg.Profile == ProfileRecommended})
 }
 
 // WriteLearned writes the learned baseline file (the learning state is saved with the

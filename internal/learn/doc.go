@@ -60,6 +60,22 @@
 // read while that accumulator is unchanged (M2/(n-1) cannot reach every double), so
 // read-then-write is byte-identical either way.
 //
+// With Config.Profile (the recommended profile, internal/profile) the learner also keeps
+// a profile.Model per key and day from ObserveRates, every pod-span with both directions
+// pooled per key whatever PerPod says, and the table ends with the profile's columns
+// (baseline.ProfileColumns):
+//
+//	usual_inbound_bps,usual_outbound_bps,high_inbound_bps,high_outbound_bps,
+//	median_ln_outbound:inbound,mad_ln_outbound:inbound,count_pod_spans,
+//	hist_inbound_bps,hist_outbound_bps,hist_outbound:inbound
+//
+// the model's Usual (blank when it has none a loader could read), its pod-span count, and
+// its three histograms as profile.Hist text (no comma or quote; at most one
+// "<bucket>:<count>" per bucket a finite float64 can fill). ReadCSV rebuilds the model
+// exactly from the histograms, refusing any that no learner could have written, and
+// computes the figures from it again on write; Merge adds the histograms, so merged
+// files hold exactly the profile learned from all their pod-spans. Diff ignores them.
+//
 // Merge combines baselines learned from disjoint data (other days, other spans, other
 // clusters) exactly, up to rounding. Baselines of the same spans from several per-node
 // learners merge exactly in per-pod mode, whose unit is the pod-span; in parity mode each
@@ -71,4 +87,7 @@
 //
 // MarshalDays and RestoreDay persist the day accumulators, one entry per UTC day, for
 // the collector's storage extension, so a restart keeps up to Days days of learning.
+// Entries are versioned: version 2 added the profile's models; version 1 entries restore
+// with empty ones. Models restored are kept (and persisted again) even by a learner
+// without Config.Profile, so switching the profile off and on loses no day.
 package learn

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
 // Defaults for Config fields left at zero.
@@ -33,12 +35,18 @@ type Config struct {
 	Days int
 	// Span is the span length the engine uses; 0 means DefaultSpan.
 	Span time.Duration
+	// Profile learns the recommended profile (internal/profile) as well: per key, over
+	// every pod-span with both directions given to ObserveRates (pooled per key whatever
+	// PerPod says), the histograms of the rates and of their ratio, written as the
+	// profile's columns after the others (see the package doc). Off, ObserveRates does
+	// nothing and the file has exactly the columns it had before.
+	Profile bool
 }
 
 // Stats are the learner's own counters, for the component's telemetry.
 type Stats struct {
 	Late         uint64 // observations for spans already folded or older than Days, dropped
-	Invalid      uint64 // observations with an empty key or a negative or non-finite byte count
+	Invalid      uint64 // observations with an empty key or a negative or non-finite byte count; rates (ObserveRates) negative, non-finite or over no time
 	PendingSpans int    // key-spans waiting for Advance
 	Days         int    // days held
 }
@@ -64,13 +72,18 @@ type keySpan struct {
 type podObs struct {
 	in, out       float64
 	hasIn, hasOut bool
+	// rin and rout are the pod-span's rates (ObserveRates), bytes/s over cov; several
+	// calls for one pod-span combine into the rate over their covered time.
+	rin, rout float64
+	cov       time.Duration
 }
 
 // keyDay is one key's statistics over the spans of one UTC day.
 type keyDay struct {
 	acc   [numSignals]Acc
 	count int64
-	last  int64 // newest span start, Unix ns
+	last  int64         // newest span start, Unix ns
+	model profile.Model // the recommended profile's histograms (Config.Profile)
 }
 
 // sample is one unit's signal values; ok says which are defined.
@@ -152,6 +165,55 @@ func (l *Learner) Observe(key, pod string, spanStart time.Time, in, out float64,
 		l.stats.Late++
 		return
 	}
+	p := l.podAt(s, key, pod)
+	if hasIn {
+		p.in += in
+		p.hasIn = true
+	}
+	if hasOut {
+		p.out += out
+		p.hasOut = true
+	}
+}
+
+// ObserveRates records the rates of one closed pod-span, as the engine reports them
+// (engine.RateObserver) after its Observe: inbound and outbound bytes per second over
+// covered, the time the span's increases cover. With Config.Profile off it does nothing.
+// The rates are learned with the pod-span when its Observe had both directions (the
+// profile scores nothing else); a second call for the same pod-span combines with the
+// first into the rate over both covered times. A negative or non-finite rate or no
+// covered time is counted as invalid and ignored. A call with an empty key or for a span
+// already folded is dropped without being counted: its Observe counts the pod-span.
+func (l *Learner) ObserveRates(key, pod string, spanStart time.Time, inBps, outBps float64, covered time.Duration) {
+	if !l.cfg.Profile {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if key == "" {
+		return // the pod-span's Observe counted it
+	}
+	if !validBytes(inBps) || !validBytes(outBps) || covered <= 0 {
+		l.stats.Invalid++
+		return
+	}
+	s := spanStart.UnixNano()
+	if s < l.done || (l.any && dayOf(s) < l.oldestDay()) {
+		return // late: the pod-span's Observe counted it
+	}
+	p := l.podAt(s, key, pod)
+	if p.cov == 0 {
+		p.rin, p.rout, p.cov = inBps, outBps, covered
+		return
+	}
+	a, b := p.cov.Seconds(), covered.Seconds()
+	p.rin = (p.rin*a + inBps*b) / (a + b)
+	p.rout = (p.rout*a + outBps*b) / (a + b)
+	p.cov += covered
+}
+
+// podAt returns the pending observations of pod in key's span s, made if need be.
+func (l *Learner) podAt(s int64, key, pod string) *podObs {
 	keys := l.pending[s]
 	if keys == nil {
 		keys = map[string]*keySpan{}
@@ -167,14 +229,7 @@ func (l *Learner) Observe(key, pod string, spanStart time.Time, in, out float64,
 		p = &podObs{}
 		ks.pods[pod] = p
 	}
-	if hasIn {
-		p.in += in
-		p.hasIn = true
-	}
-	if hasOut {
-		p.out += out
-		p.hasOut = true
-	}
+	return p
 }
 
 func validBytes(v float64) bool {
@@ -272,7 +327,9 @@ func (l *Learner) fold(span int64, key string, ks *keySpan) {
 				nOut++
 			}
 		}
-		samples = append(samples, makeSample(sumIn/float64(nIn), sumOut/float64(nOut), nIn > 0, nOut > 0))
+		if nIn > 0 || nOut > 0 { // pods with rates only (ObserveRates without Observe) are no observation
+			samples = append(samples, makeSample(sumIn/float64(nIn), sumOut/float64(nOut), nIn > 0, nOut > 0))
+		}
 	}
 	if len(samples) == 0 {
 		return
@@ -293,6 +350,11 @@ func (l *Learner) fold(span int64, key string, ks *keySpan) {
 			if sm.ok[sig] {
 				kd.acc[sig].Add(sm.v[sig])
 			}
+		}
+	}
+	for _, p := range pods { // pooled per key in both modes: the profile's unit is the pod-span
+		if o := ks.pods[p]; o.hasIn && o.hasOut && o.cov > 0 {
+			kd.model.Observe(o.rin, o.rout)
 		}
 	}
 	kd.last = max(kd.last, span)
@@ -330,7 +392,7 @@ func dayOf(ns int64) int64 {
 func (l *Learner) Table() *Table {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t := &Table{Rows: map[string]*Row{}, Volumes: l.cfg.Volumes, SignalCounts: l.cfg.SignalCounts}
+	t := &Table{Rows: map[string]*Row{}, Volumes: l.cfg.Volumes, SignalCounts: l.cfg.SignalCounts, Profile: l.cfg.Profile}
 	days := make([]int64, 0, len(l.days))
 	for d := range l.days {
 		days = append(days, d)
@@ -349,6 +411,9 @@ func (l *Learner) Table() *Table {
 				r.Acc[sig] = r.Acc[sig].Merge(kd.acc[sig])
 			}
 			r.Count += kd.count
+			if l.cfg.Profile {
+				r.Model.Merge(kd.model)
+			}
 			last[key] = max(last[key], kd.last)
 		}
 	}

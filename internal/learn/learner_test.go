@@ -78,6 +78,9 @@ func feed(l *Learner, data []obs, seed uint64) {
 		r.Shuffle(len(group), func(i, j int) { group[i], group[j] = group[j], group[i] })
 		for _, o := range group {
 			l.Observe(o.key, o.pod, o.start, o.in, o.out, o.hasIn, o.hasOut)
+			if o.hasIn && o.hasOut { // as the engine does; a no-op without Config.Profile
+				l.ObserveRates(o.key, o.pod, o.start, o.in/span.Seconds(), o.out/span.Seconds(), span)
+			}
 		}
 		l.Advance(s) // spans before s - span are complete
 	}

@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
 // stateVersion is the format of a day entry; a change must keep reading older entries or
-// fail them with a clear error.
-const stateVersion = 1
+// fail them with a clear error. Version 2 added the profile's model per key; version 1
+// entries, which have none, still restore (their keys' models are empty).
+const stateVersion = 2
 
 const dayPrefix = "day/"
 
@@ -31,6 +33,8 @@ type keyEntry struct {
 	Count   int64               `json:"count"`
 	Last    int64               `json:"last_span_unix_ns"`
 	Signals map[string]accEntry `json:"signals,omitempty"`
+	// Model is the recommended profile's histograms (Config.Profile), absent when empty.
+	Model *profile.Model `json:"model,omitempty"`
 }
 
 type accEntry struct {
@@ -54,6 +58,10 @@ func (l *Learner) MarshalDays() (map[string][]byte, error) {
 		e := dayEntry{Version: stateVersion, Day: strings.TrimPrefix(dayName(d), dayPrefix), PerPod: l.cfg.PerPod, Keys: map[string]keyEntry{}}
 		for key, kd := range keys {
 			ke := keyEntry{Count: kd.count, Last: kd.last, Signals: map[string]accEntry{}}
+			if kd.model.In.N() > 0 {
+				m := kd.model
+				ke.Model = &m
+			}
 			for s := range Signal(numSignals) {
 				if a := kd.acc[s]; a.N > 0 {
 					ke.Signals[s.String()] = accEntry{N: a.N, Mean: a.Mean, M2: a.M2}
@@ -116,8 +124,8 @@ func (l *Learner) decodeDay(name string, data []byte) (int64, map[string]*keyDay
 		return 0, nil, 0, errors.New("damaged: data after the entry")
 	}
 	switch {
-	case e.Version != stateVersion:
-		return 0, nil, 0, fmt.Errorf("version %d, this learner reads %d", e.Version, stateVersion)
+	case e.Version < 1 || e.Version > stateVersion:
+		return 0, nil, 0, fmt.Errorf("version %d, this learner reads 1 to %d", e.Version, stateVersion)
 	case e.Day != date:
 		return 0, nil, 0, fmt.Errorf("holds day %q", e.Day)
 	case e.PerPod != l.cfg.PerPod:
@@ -147,6 +155,12 @@ func decodeKey(key string, ke keyEntry, d int64) (*keyDay, error) {
 		return nil, fmt.Errorf("key %q: last span %s is not in the entry's day", key, time.Unix(0, ke.Last).UTC().Format(time.RFC3339Nano))
 	}
 	kd := &keyDay{count: ke.Count, last: ke.Last}
+	if ke.Model != nil {
+		if _, msg := checkModel(*ke.Model); msg != "" {
+			return nil, fmt.Errorf("key %q: model: %s", key, msg)
+		}
+		kd.model = *ke.Model
+	}
 	for name, a := range ke.Signals {
 		s, ok := baseline.ParseSignal(name)
 		if !ok {

@@ -56,8 +56,9 @@ func TestRestoreDamagedEntry(t *testing.T) {
 		"not json":       "\x00\x01garbage",
 		"negative n":     strings.Replace(good, `"n":`, `"n":-`, 1),
 		"other day":      strings.Replace(good, `"day":"2026-11-02"`, `"day":"2026-11-03"`, 1),
-		"unknown field":  strings.Replace(good, `"version":1`, `"version":1,"extra":true`, 1),
-		"future version": strings.Replace(good, `"version":1`, `"version":2`, 1),
+		"unknown field":  strings.Replace(good, `"version":2`, `"version":2,"extra":true`, 1),
+		"future version": strings.Replace(good, `"version":2`, `"version":3`, 1),
+		"version 0":      strings.Replace(good, `"version":2`, `"version":0`, 1),
 		"other mode":     strings.Replace(good, `"per_pod":false`, `"per_pod":true`, 1),
 	}
 	for what, bad := range damaged {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
 // Row is one key's learned statistics.
@@ -18,6 +19,9 @@ type Row struct {
 	Acc      [numSignals]Acc // indexed by Signal; N == 0 means the signal was never defined
 	Count    int64           // key-spans (parity) or pod-spans (per-pod) seen
 	LastSeen int64           // Unix seconds of the newest span start
+	// Model is the recommended profile's histograms (Table.Profile): every pod-span of the
+	// key with both directions, whatever the unit of the columns above.
+	Model profile.Model
 
 	// fileSD is the stdev as read from a file with the accumulator it was read into.
 	// WriteCSV writes it back while the accumulator is unchanged, which keeps
@@ -48,6 +52,9 @@ type Table struct {
 	// A file without those columns (a Splunk export) gets N = Count for every defined
 	// signal, which overstates N where a direction was missing in some spans.
 	SignalCounts bool
+	// Profile says the table carries the recommended profile's columns
+	// (baseline.ProfileColumns) after all the others.
+	Profile bool
 	// File names the table's source in error messages; "" for tables built in memory.
 	File string
 }
@@ -91,6 +98,9 @@ func (t *Table) Header() []string {
 		for _, s := range sigs {
 			h = append(h, "count_"+s.String())
 		}
+	}
+	if t.Profile {
+		h = append(h, baseline.ProfileColumns...)
 	}
 	return h
 }
@@ -136,6 +146,9 @@ func (t *Table) WriteCSV(w io.Writer) error {
 				rec = append(rec, strconv.FormatInt(r.Acc[s].N, 10))
 			}
 		}
+		if t.Profile {
+			rec = append(rec, profileCells(r.Model)...)
+		}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -171,6 +184,7 @@ func (p *csvReader) errField(i int, format string, args ...any) error {
 type columns struct {
 	key, count, lastSeen int
 	avg, stdev, n        [numSignals]int
+	prof                 []int // by baseline.ProfileColumns; -1 is absent
 }
 
 // ReadCSV reads a learned baseline back; file names it in errors, which read like
@@ -194,7 +208,7 @@ func ReadCSV(r io.Reader, file string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Table{Rows: map[string]*Row{}, Volumes: volumes, SignalCounts: counts, File: file}
+	t := &Table{Rows: map[string]*Row{}, Volumes: volumes, SignalCounts: counts, Profile: c.prof[0] >= 0, File: file}
 	firstLine := map[string]int{}
 	for {
 		rec, err := p.Next()
@@ -217,6 +231,11 @@ func ReadCSV(r io.Reader, file string) (*Table, error) {
 		if err != nil {
 			return nil, err
 		}
+		if t.Profile {
+			if r.Model, err = p.model(rec, c); err != nil {
+				return nil, err
+			}
+		}
 		t.Rows[key] = r
 	}
 }
@@ -227,6 +246,11 @@ func (p *csvReader) header(h []string) (c columns, volumes, counts bool, err err
 		c.avg[s], c.stdev[s], c.n[s] = -1, -1, -1
 	}
 	known := map[string]*int{"key": &c.key, "count": &c.count, "last_seen": &c.lastSeen}
+	c.prof = make([]int, len(baseline.ProfileColumns))
+	for i, name := range baseline.ProfileColumns {
+		c.prof[i] = -1
+		known[name] = &c.prof[i]
+	}
 	for s := range Signal(numSignals) {
 		known["avg_"+s.String()] = &c.avg[s]
 		known["stdev_"+s.String()] = &c.stdev[s]
@@ -273,6 +297,12 @@ func (p *csvReader) header(h []string) (c columns, volumes, counts bool, err err
 	for _, s := range sigs {
 		if counts && c.n[s] < 0 {
 			return c, false, false, p.errAt(1, 1, "missing column \"count_%s\": the count_ columns come together", s)
+		}
+	}
+	hasProfile := slices.ContainsFunc(c.prof, func(i int) bool { return i >= 0 })
+	for i, name := range baseline.ProfileColumns {
+		if hasProfile && c.prof[i] < 0 {
+			return c, false, false, p.errAt(1, 1, "missing column %q: the profile's columns (%s) come together", name, strings.Join(baseline.ProfileColumns, ","))
 		}
 	}
 	return c, volumes, counts, nil
@@ -337,6 +367,49 @@ func (p *csvReader) row(rec []string, c columns, sigs []Signal, counts bool) (*R
 	return r, nil
 }
 
+// model reads a row's profile columns: the histograms, exactly, and the summary cells,
+// which must read by the loader's rules but are not kept: WriteCSV computes them from the
+// histograms again, as a learner does. count_pod_spans must be the histograms' count.
+func (p *csvReader) model(rec []string, c columns) (profile.Model, error) {
+	var m profile.Model
+	var hists [3]profile.Hist
+	for i, name := range baseline.ProfileColumns {
+		f := c.prof[i]
+		switch name {
+		case baseline.ColHistInbound, baseline.ColHistOutbound, baseline.ColHistRatio:
+			h := &hists[i-(len(baseline.ProfileColumns)-3)]
+			if strings.TrimSpace(rec[f]) == "" {
+				continue // no pod-span learned
+			}
+			if err := h.UnmarshalText([]byte(rec[f])); err != nil {
+				return m, p.errField(f, "%s", clipMsg(err.Error()))
+			}
+		default:
+			if _, _, msg := baseline.ParseProfileCell(name, rec[f]); msg != "" {
+				return m, p.errField(f, "%s", msg)
+			}
+		}
+	}
+	m = profile.Model{In: hists[0], Out: hists[1], Ratio: hists[2]}
+	if h, msg := checkModel(m); msg != "" {
+		return m, p.errField(c.prof[len(baseline.ProfileColumns)-3+h], "%s", msg)
+	}
+	count := c.prof[slices.Index(baseline.ProfileColumns, baseline.ColPodSpans)]
+	if n, present, _ := baseline.ParseProfileCell(baseline.ColPodSpans, rec[count]); present && uint64(n) != m.In.N() || !present && m.In.N() != 0 {
+		return m, p.errField(count, "%s %s is not the number of pod-spans in the histograms, %d", baseline.ColPodSpans, baseline.Quote(rec[count]), m.In.N())
+	}
+	return m, nil
+}
+
+// clipMsg bounds a message that quotes a cell (profile.Hist's errors quote all of it).
+func clipMsg(s string) string {
+	const maxMsg = 300
+	if len(s) <= maxMsg {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxMsg], "") + "… (cut)"
+}
+
 func (p *csvReader) integer(rec []string, i int) (int64, error) {
 	v, err := strconv.ParseInt(rec[i], 10, 64)
 	if err != nil {
@@ -362,7 +435,7 @@ func Merge(tables ...*Table) (*Table, error) {
 	if len(tables) == 0 {
 		return nil, errors.New("learn: merge: no tables")
 	}
-	out := &Table{Rows: map[string]*Row{}, Volumes: tables[0].Volumes, SignalCounts: true}
+	out := &Table{Rows: map[string]*Row{}, Volumes: tables[0].Volumes, SignalCounts: true, Profile: tables[0].Profile}
 	for i, t := range tables {
 		if t.Volumes != out.Volumes {
 			with, without := t.name(i), tables[0].name(0)
@@ -371,15 +444,25 @@ func Merge(tables ...*Table) (*Table, error) {
 			}
 			return nil, fmt.Errorf("learn: merge: column sets differ: %s has the volume columns, %s does not", with, without)
 		}
+		if t.Profile != out.Profile {
+			with, without := t.name(i), tables[0].name(0)
+			if !t.Profile {
+				with, without = without, with
+			}
+			return nil, fmt.Errorf("learn: merge: column sets differ: %s has the profile's columns (%s, ...), %s does not", with, baseline.ColUsualInbound, without)
+		}
 		out.SignalCounts = out.SignalCounts && t.SignalCounts
 		for _, key := range t.Keys() { // key order does not matter; it keeps runs identical
 			r := t.Rows[key]
 			m := out.Rows[key]
 			if m == nil {
 				c := *r
+				c.Model = profile.Model{}
+				c.Model.Merge(r.Model) // a copy: merging more into it must not change the input
 				out.Rows[key] = &c
 				continue
 			}
+			m.Model.Merge(r.Model)
 			for s := range Signal(numSignals) {
 				m.Acc[s] = m.Acc[s].Merge(r.Acc[s])
 			}
