@@ -395,9 +395,12 @@ func parseHeader(file string, line int, header []string) (cols []column, keyCol 
 	if err := checkProfileHeader(file, line, seen); err != nil {
 		return nil, 0, nil, err
 	}
-	if len(signals) == 0 {
+	// The recommended profile's figures are scorable on their own (a file with only them scores
+	// nothing in parity, which reads it as a key list).
+	if _, profile := seen[ColUsualInbound]; len(signals) == 0 && !profile {
 		return nil, 0, nil, &Error{File: file, Line: line,
-			Msg: "no scorable signal: need a stdev_<S> column and its avg_<S> column for one of " + knownSignals()}
+			Msg: "no scorable signal: need a stdev_<S> column and its avg_<S> column for one of " + knownSignals() +
+				", or the recommended profile's columns"}
 	}
 	return cols, keyCol, signals, nil
 }

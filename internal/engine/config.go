@@ -94,16 +94,7 @@ type Config struct {
 
 	// Learn makes the engine write a baseline learned from the stream (the baseline search).
 	Learn LearnConfig `mapstructure:"learn"`
-
-	// Profile is "parity" (default: the searches, exactly) or "recommended".
-	Profile string `mapstructure:"profile"`
 }
-
-// The detection profiles Config.Profile names.
-const (
-	ProfileParity      = "parity"
-	ProfileRecommended = "recommended"
-)
 
 // LearnConfig is the in-collector form of "Baseline Of Kubernetes Container Network IO Ratio".
 type LearnConfig struct {
