@@ -19,6 +19,9 @@
 //     HighGate x its high (95th percentile) rate: exfiltration raises outbound, a
 //     download raises inbound; a ratio whose numerator did not rise is neither, and a
 //     pod whose inbound surges daily keeps doing so without an event.
+//   - Recent/WithRecent: the gates compare with max(learned usual, the pod's median
+//     rate over the last 30 minutes), so an hours-long surge the learning never saw
+//     makes an event at its onset only, while a 10-minute attack does not move it.
 //   - Trail/Rule: more than a minute of anomalous time within five minutes, a span
 //     counting for the time its data covers (capped at a minute), so the rule means the
 //     same at 10 s and 60 s scrapes and one burst sample never suffices.
@@ -32,9 +35,13 @@
 //		m.Observe(s.InBps, s.OutBps)
 //	}
 //	u, ok := m.Usual()
-//	// ... per pod, in data-time order:
-//	v := profile.Score(inBps, outBps, u, profile.Recommended())
-//	if v.Exfiltration.Anomalous && trail.Add(spanEnd, covered, profile.RecommendedRule()) {
-//		// emit (once per pod, window and direction) unless ServiceShift says otherwise
+//	// ... per pod, in data-time order (one Recent and one Trail per pod and direction):
+//	li, _ := recentIn.Level(spanEnd) // 0 when not available: ignored
+//	lo, _ := recentOut.Level(spanEnd)
+//	v := profile.Score(inBps, outBps, u.WithRecent(li, lo), profile.Recommended())
+//	recentIn.Add(spanEnd, inBytes, covered)
+//	recentOut.Add(spanEnd, outBytes, covered)
+//	if v.Exfiltration.Anomalous && trailOut.Add(spanEnd, covered, profile.RecommendedRule()) {
+//		// emit once per pod and window, unless ServiceShift says the service moved
 //	}
 package profile
