@@ -405,7 +405,7 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 	var v verdict
 	if e.recommended != nil {
 		var ok bool
-		if v, ok = e.recommended.score(b, p.key, sp); !ok {
+		if v, ok = e.recommended.score(b, p, start+e.span, sp); !ok {
 			return
 		}
 	} else {

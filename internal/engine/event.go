@@ -95,9 +95,14 @@ func (ev *Event) PutBody(m pcommon.Map) {
 	m.PutInt("peers_anomalous", int64(ev.PeersAnomalous))
 	m.PutInt("peers_total", int64(ev.PeersTotal))
 	if ev.ServiceShift {
+		// Not a risk on the node: a record for the service, for the responder's context.
 		m.PutBool("service_shift", true)
+		m.PutStr("event_type", "service_shift")
 		m.PutStr("message", "Service-wide network IO shift of "+ev.Service+" on cluster "+ev.Cluster+
 			": most of its pods changed together (a deploy or a load change, not one compromised pod)")
+		m.Remove("risk_score")
+		m.Remove("risk_object")
+		m.Remove("risk_object_type")
 	}
 }
 
@@ -119,8 +124,13 @@ func ToLogs(events []Event, cfg EventConfig) plog.Logs {
 		lr := sl.LogRecords().AppendEmpty()
 		lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.Time))
 		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
-		lr.SetSeverityNumber(plog.SeverityNumberWarn)
-		lr.SetSeverityText("WARN")
+		if ev.ServiceShift {
+			lr.SetSeverityNumber(plog.SeverityNumberInfo)
+			lr.SetSeverityText("INFO")
+		} else {
+			lr.SetSeverityNumber(plog.SeverityNumberWarn)
+			lr.SetSeverityText("WARN")
+		}
 		ev.PutBody(lr.Body().SetEmptyMap())
 		attrs := lr.Attributes()
 		attrs.PutStr("com.splunk.sourcetype", cfg.Sourcetype)

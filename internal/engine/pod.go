@@ -29,7 +29,10 @@ type pod struct {
 	lastSeen      int64 // Unix ns of the newest point
 	pending       int   // points waiting in the series' reorder buffers
 
-	trail profile.Trail // recommended profile: the anomalous spans of the last minutes
+	// The recommended profile's per-pod state: the anomalous spans of the last minutes, and
+	// each direction's recent level (allocated with the pod's first scored span).
+	trail               profile.Trail
+	recentIn, recentOut *profile.Recent
 }
 
 // series is one input stream of a pod: one interface, one direction.

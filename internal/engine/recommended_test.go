@@ -149,7 +149,8 @@ func TestServiceShift(t *testing.T) {
 		b := ev.Body()
 		if b["service_shift"] == true {
 			shift++
-			if !strings.Contains(b["message"].(string), "Service-wide network IO shift of web") || b["peers_anomalous"] != int64(3) || b["peers_total"] != int64(5) {
+			if !strings.Contains(b["message"].(string), "Service-wide network IO shift of web") || b["peers_anomalous"] != int64(3) ||
+				b["peers_total"] != int64(5) || b["event_type"] != "service_shift" || b["risk_score"] != nil {
 				t.Errorf("shift record %v", b)
 			}
 			continue
@@ -158,5 +159,23 @@ func TestServiceShift(t *testing.T) {
 	}
 	if perPod != 2 || shift != 1 {
 		t.Errorf("%d pod events and %d shift records, want 2 and 1:%s", perPod, shift, describeEvents(evs))
+	}
+}
+
+// TestRecommendedSurgeBecomesTheLevel: inbound x8 for two hours (a natural surge, which by ratio
+// and volume alone looks like a download). Nothing in the pod's history predicted it, so its
+// onset is an event; after 15 minutes the pod's recent level is the surge, the gate is 3x that,
+// and the second hour of the same surge makes no event.
+func TestRecommendedSurgeBecomesTheLevel(t *testing.T) {
+	h := newHarness(t, profileCSV, recommendedProfile)
+	scrapes(h, []podRes{webPod}, 10, 3*360, func(_, i int) (int64, int64) {
+		if i > 360 {
+			return 800, 50
+		}
+		return 100, 50
+	})
+	evs := h.takeEvents()
+	if len(evs) != 1 || !evs[0].WindowStart.Equal(timeAt(3600)) {
+		t.Errorf("events %s, want one, at the surge's onset in window t0+3600", describeEvents(evs))
 	}
 }

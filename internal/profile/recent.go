@@ -73,7 +73,8 @@ func (r *Recent) Add(end time.Time, bytes float64, covered time.Duration) {
 // (now - Minutes, now], and whether at least MinMinutes of them had data.
 func (r *Recent) Level(now time.Time) (float64, bool) {
 	m := unixMinute(now.Add(-time.Nanosecond))
-	rates := make([]float64, 0, len(r.slots))
+	var buf [64]float64 // RecentMinutes fits: no allocation per scored span
+	rates := buf[:0]
 	for _, s := range r.slots {
 		if s.covered > 0 && s.minute <= m && s.minute > m-int64(r.Minutes) {
 			rates = append(rates, s.bytes/s.covered)
