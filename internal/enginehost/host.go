@@ -217,7 +217,10 @@ func (h *Host) leave(ctx context.Context, in *Instance) error {
 	case attached:
 		// The consumer goes away before the engine does (the collector shuts pipelines down in
 		// no fixed order between them): hand it what is complete now, while it can still take it.
-		h.eng.Flush(waitForRoom(ctx))
+		// With a state store nothing is flushed: the span in progress resumes after the restart.
+		if h.state == nil {
+			h.eng.Flush(waitForRoom(ctx))
+		}
 		if h.queue != nil {
 			h.queue.sync(ctx)
 		}
