@@ -33,7 +33,10 @@ func createMetricsToLogs(_ context.Context, set connector.Settings, cfg componen
 	if err != nil {
 		return nil, err
 	}
-	in, _ := h.Join(true, next) // a new host is not done
+	in, err := h.Join(true, next) // a new host takes its first instance
+	if err != nil {
+		return nil, err
+	}
 	return &metricsToLogs{Instance: in}, nil
 }
 
@@ -52,12 +55,12 @@ func (c *metricsToLogs) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) 
 }
 
 // newTelemetry fills the engine's instruments from this component's generated builder.
-func newTelemetry(set component.TelemetrySettings) (engine.Telemetry, func(), error) {
+func newTelemetry(set component.TelemetrySettings) (enginehost.Telemetry, func(), error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {
-		return engine.Telemetry{}, nil, err
+		return enginehost.Telemetry{}, nil, err
 	}
-	return engine.Telemetry{
+	return enginehost.Telemetry{Engine: engine.Telemetry{
 		DatapointsUsed:         tb.K8sNetioAnomalyDatapointsUsed,
 		DatapointsDropped:      tb.K8sNetioAnomalyDatapointsDropped,
 		SpansScored:            tb.K8sNetioAnomalySpansScored,
@@ -67,5 +70,5 @@ func newTelemetry(set component.TelemetrySettings) (engine.Telemetry, func(), er
 		BaselineKeys:           tb.K8sNetioAnomalyBaselineKeys,
 		BaselineReloadFailures: tb.K8sNetioAnomalyBaselineReloadFailures,
 		LearnWriteFailures:     tb.K8sNetioAnomalyLearnWriteFailures,
-	}, tb.Shutdown, nil
+	}}, tb.Shutdown, nil
 }

@@ -105,6 +105,16 @@ func TestCollectorRefusesBrokenBaseline(t *testing.T) {
 	}
 }
 
+// The collector names the pipeline it was creating; the processor says why it refuses.
+func TestCollectorRefusesProcessorInTwoMetricsPipelines(t *testing.T) {
+	h := newHarness(t)
+	col, err := otelcol.NewCollector(h.settings(filepath.Join("testdata", "processor_two_metrics_pipelines.yaml")))
+	require.NoError(t, err)
+	err = col.Run(context.Background())
+	require.ErrorContains(t, err, `failed to create "k8s_netio_anomaly/x" processor, in pipeline "metrics/`)
+	assert.ErrorContains(t, err, "processor k8s_netio_anomaly/x is listed in more than one metrics pipeline; it must be in exactly one")
+}
+
 // harness runs a real collector with the processor and connector factories, a receiver the test
 // feeds and an exporter that keeps what it gets.
 type harness struct {

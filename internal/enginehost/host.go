@@ -1,32 +1,50 @@
 // Package enginehost runs the detection engine inside collector components: it builds the
 // engine from a component's settings, hands the engine's events to the logs consumers of the
 // instances that pass them on (or, with none, to the collector's log, so none is lost silently),
-// lets the instances that share one component ID share one engine, and keeps the learning state
-// in a storage extension when learn.storage names one.
+// lets the instances that share one component ID share one engine, and keeps the engine's state
+// in a storage extension when storage (or its older name learn.storage) names one.
 package enginehost // import "github.com/k8snetio/k8snetioanomaly/internal/enginehost"
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"go.uber.org/zap"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/engine"
 )
 
-// TelemetryFunc builds the engine's instruments from a component face's mdatagen builder;
-// release undoes it when the engine is gone.
-type TelemetryFunc func(component.TelemetrySettings) (tel engine.Telemetry, release func(), err error)
+// Telemetry is a host's instruments: the engine's and the host's own.
+type Telemetry struct {
+	Engine engine.Telemetry
+	// EventsDropped counts events the event queue had no room for (attribute reason); only
+	// needed with Spec.EventQueueSize.
+	EventsDropped metric.Int64Counter
+}
+
+// TelemetryFunc builds the instruments from a component face's mdatagen builder; release undoes
+// it when the engine is gone.
+type TelemetryFunc func(component.TelemetrySettings) (tel Telemetry, release func(), err error)
 
 // Spec is what a component face contributes to its engine.
 type Spec struct {
-	Kind      component.Kind // for the storage client of learn.storage
+	Kind      component.Kind // for the storage client
 	Config    engine.Config
 	Telemetry TelemetryFunc
 	// NoLogsWarning, when set, is logged once at start-up if no instance passes events on.
 	NoLogsWarning func(component.ID) string
+	// EventQueueSize, when positive, makes events go to the logs consumers through a queue of
+	// that many batches, so that feeding metrics never waits for a logs pipeline (full: dropped
+	// and counted). Zero hands them over in the caller's goroutine: the collector's usual
+	// back-pressure, right for a connector.
+	EventQueueSize int
 }
 
 // Host is one engine and the places its events go to.
@@ -36,8 +54,8 @@ type Host struct {
 	logger     *zap.Logger
 	events     engine.EventConfig
 	eng        *engine.Engine
-	storage    string      // learn.storage, when learning keeps its state in an extension
-	state      *learnState // nil without learn.storage
+	state      *stateStore // nil without storage
+	queue      *eventQueue // nil: events are handed over synchronously
 	releaseTel func()
 	noLogs     func(component.ID) string
 	onDone     func(*Host) // set by a Registry, to forget the host after its last instance
@@ -70,10 +88,17 @@ func New(set component.TelemetrySettings, id component.ID, spec Spec) (*Host, er
 		return nil, err
 	}
 	h := &Host{id: id, kind: spec.Kind, logger: set.Logger, events: spec.Config.Event, releaseTel: release, noLogs: spec.NoLogsWarning}
-	es := engine.Settings{Logger: set.Logger, Telemetry: tel, Emit: h.emit}
-	if spec.Config.Learn.Enabled && spec.Config.Learn.Storage != "" {
-		h.storage, h.state = spec.Config.Learn.Storage, &learnState{}
+	es := engine.Settings{Logger: set.Logger, Telemetry: tel.Engine, Emit: h.emit}
+	if ext := spec.Config.StorageID(); ext != "" {
+		h.state = newStateStore(ext, storageKey(spec.Config), set.Logger)
 		es.State = h.state
+	}
+	if spec.EventQueueSize > 0 {
+		dropped := tel.EventsDropped
+		if dropped == nil {
+			dropped, _ = noop.NewMeterProvider().Meter("").Int64Counter("")
+		}
+		h.queue = newEventQueue(spec.EventQueueSize, h.handOver, dropped, set.Logger)
 	}
 	h.eng, err = engine.New(spec.Config, es)
 	if err != nil {
@@ -95,13 +120,25 @@ type Instance struct {
 	started bool // guarded by h.mu
 }
 
+// errDone is Join's error once the host has shut down.
+var errDone = errors.New("the engine has shut down")
+
 // Join adds an instance: feeds says it sends metrics into the engine, next (when not nil) is
-// the logs consumer it passes events on to. It reports false once the host has shut down.
-func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, bool) {
+// the logs consumer it passes events on to. An instance that feeds metrics is refused when
+// another one does already: the collector makes one per metrics pipeline the ID is in, and two
+// would feed the engine the same points twice (delta sums doubled, cumulative points late).
+func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.done {
-		return nil, false
+		return nil, errDone
+	}
+	if feeds && h.feeders > 0 {
+		kind := strings.ToLower(h.kind.String())
+		return nil, fmt.Errorf("%s %s is listed in more than one metrics pipeline; it must be in exactly one, "+
+			"since each pipeline would feed the engine the same points again (delta sums counted twice, cumulative points dropped as late): "+
+			"put all the receivers it should see into one metrics pipeline, or use the %s connector as that pipeline's exporter",
+			kind, h.id, h.id.Type())
 	}
 	h.refs++
 	if feeds {
@@ -113,7 +150,7 @@ func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, bool) {
 		h.awaiting++
 		h.outMu.Unlock()
 	}
-	return &Instance{h: h, next: next}, true
+	return &Instance{h: h, next: next}, nil
 }
 
 // Engine returns the engine the instance shares.
@@ -142,12 +179,15 @@ func (h *Host) start(ctx context.Context, in *Instance, host component.Host) err
 	}
 	if !h.running {
 		if h.state != nil {
-			// Before the engine starts: starting restores the learning state.
-			if err := h.state.bind(ctx, host, h.storage, h.kind, h.id); err != nil {
+			// Before the engine starts: starting restores the state.
+			if err := h.state.bind(ctx, host, h.kind, h.id); err != nil {
 				return err
 			}
 		}
 		h.running = true
+		if h.queue != nil {
+			h.queue.start()
+		}
 		h.eng.Start()
 	}
 	in.started = true
@@ -176,11 +216,17 @@ func (h *Host) leave(ctx context.Context, in *Instance) error {
 	case last:
 		// Shut down before detaching, so that what the shutdown flushes still reaches the consumer.
 		h.done = true
-		h.eng.Shutdown(ctx)
+		h.eng.Shutdown(waitForRoom(ctx))
+		if h.queue != nil {
+			h.queue.shutdown(ctx)
+		}
 	case attached:
 		// The consumer goes away before the engine does (the collector shuts pipelines down in
 		// no fixed order between them): hand it what is complete now, while it can still take it.
-		h.eng.Flush(ctx)
+		h.eng.Flush(waitForRoom(ctx))
+		if h.queue != nil {
+			h.queue.sync(ctx)
+		}
 	}
 	if attached {
 		h.detach(in)
@@ -247,9 +293,18 @@ func (h *Host) detach(in *Instance) {
 	}
 }
 
-// emit is the engine's Emit: ctx is the metrics pipeline's or a background one. A failing logs
-// pipeline is logged, never returned: the metrics must keep flowing.
+// emit is the engine's Emit: ctx is the metrics pipeline's or a background one.
 func (h *Host) emit(ctx context.Context, events []engine.Event) {
+	if h.queue != nil {
+		h.queue.put(ctx, events)
+		return
+	}
+	h.handOver(ctx, events)
+}
+
+// handOver passes events to the attached consumers, holds them for one that has not started yet,
+// or logs them. A failing logs pipeline is logged, never returned: the metrics must keep flowing.
+func (h *Host) handOver(ctx context.Context, events []engine.Event) {
 	h.outMu.RLock()
 	if len(h.outs) > 0 {
 		defer h.outMu.RUnlock()

@@ -1,6 +1,7 @@
 package enginehost // import "github.com/k8snetio/k8snetioanomaly/internal/enginehost"
 
 import (
+	"errors"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -32,8 +33,9 @@ func (r *Registry) Join(set component.TelemetrySettings, id component.ID, cfg co
 	if e, ok := r.hosts[id]; ok {
 		// Another config value means a host left over from a collector build that never shut it down.
 		if e.cfg == cfg {
-			if in, ok := e.host.Join(feeds, next); ok {
-				return in, nil
+			in, err := e.host.Join(feeds, next)
+			if !errors.Is(err, errDone) {
+				return in, err
 			}
 		}
 		delete(r.hosts, id)
@@ -47,8 +49,7 @@ func (r *Registry) Join(set component.TelemetrySettings, id component.ID, cfg co
 		r.hosts = map[component.ID]registered{}
 	}
 	r.hosts[id] = registered{cfg: cfg, host: h}
-	in, _ := h.Join(feeds, next) // a new host is not done
-	return in, nil
+	return h.Join(feeds, next) // a new host takes its first instance
 }
 
 // Len returns the number of live hosts.

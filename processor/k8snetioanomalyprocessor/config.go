@@ -1,6 +1,9 @@
 package k8snetioanomalyprocessor // import "github.com/k8snetio/k8snetioanomaly/processor/k8snetioanomalyprocessor"
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/k8snetio/k8snetioanomaly/internal/engine"
 )
 
@@ -12,11 +15,24 @@ type engineConfig = engine.Config
 // takes the same keys.
 type Config struct {
 	engineConfig `mapstructure:",squash"`
+
+	// EventQueueSize is how many batches of events wait for the logs pipeline; when it is full,
+	// further events are dropped and counted, so that the metrics pipeline never waits for it.
+	EventQueueSize int `mapstructure:"event_queue_size"`
 }
 
-// Validate is the engine's: it names each bad field.
-func (c *Config) Validate() error { return c.engineConfig.Validate() }
+// Validate is the engine's, plus the processor's own key: it names each bad field.
+func (c *Config) Validate() error {
+	errs := []error{c.engineConfig.Validate()}
+	if c.EventQueueSize < 1 {
+		errs = append(errs, fmt.Errorf("event_queue_size: must be at least 1, got %d", c.EventQueueSize))
+	}
+	return errors.Join(errs...)
+}
+
+// defaultEventQueueSize holds a burst of window closes (one batch each) while HEC is slow.
+const defaultEventQueueSize = 1000
 
 func createDefaultConfig() *Config {
-	return &Config{engineConfig: engine.DefaultConfig()}
+	return &Config{engineConfig: engine.DefaultConfig(), EventQueueSize: defaultEventQueueSize}
 }

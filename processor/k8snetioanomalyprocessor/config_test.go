@@ -58,11 +58,12 @@ func TestLoadConfig(t *testing.T) {
 	tests := []struct {
 		name     string
 		expected engine.Config
+		queue    int // event_queue_size
 		// wantErr is the one validation error expected, which names the field first.
 		wantErr string
 	}{
-		{name: "", expected: defaults},
-		{name: "custom", expected: custom},
+		{name: "", expected: defaults, queue: 1000},
+		{name: "custom", expected: custom, queue: 50},
 		{name: "no_baseline_path", wantErr: "baseline.path: must name the baseline CSV file"},
 		{name: "empty_metric", wantErr: "metric: must not be empty"},
 		{name: "empty_direction_attribute", wantErr: "direction.attribute: must not be empty"},
@@ -93,6 +94,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "zero_learn_write_interval", wantErr: "learn.write_interval: must be positive, got 0s"},
 		{name: "zero_learn_days", wantErr: "learn.days: must be at least 1, got 0"},
 		{name: "negative_learn_min_count", wantErr: "learn.min_count: must not be negative, got -1"},
+		{name: "zero_event_queue_size", wantErr: "event_queue_size: must be at least 1, got 0"},
 	}
 	for _, tt := range tests {
 		id := component.NewIDWithName(metadata.Type, tt.name)
@@ -111,7 +113,7 @@ func TestLoadConfig(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, &Config{engineConfig: tt.expected}, cfg)
+			assert.Equal(t, &Config{engineConfig: tt.expected, EventQueueSize: tt.queue}, cfg)
 		})
 	}
 

@@ -62,10 +62,11 @@ func (f *factory) createLogs(ctx context.Context, set processor.Settings, cfg co
 
 func (f *factory) join(set processor.Settings, cfg component.Config, feeds bool, next consumer.Logs) (*enginehost.Instance, error) {
 	spec := enginehost.Spec{
-		Kind:          component.KindProcessor,
-		Config:        cfg.(*Config).engineConfig,
-		Telemetry:     newTelemetry,
-		NoLogsWarning: noLogsWarning,
+		Kind:           component.KindProcessor,
+		Config:         cfg.(*Config).engineConfig,
+		Telemetry:      newTelemetry,
+		NoLogsWarning:  noLogsWarning,
+		EventQueueSize: cfg.(*Config).EventQueueSize,
 	}
 	return f.hosts.Join(set.TelemetrySettings, set.ID, cfg, spec, feeds, next)
 }
@@ -77,12 +78,12 @@ func noLogsWarning(id component.ID) string {
 }
 
 // newTelemetry fills the engine's instruments from this component's generated builder.
-func newTelemetry(set component.TelemetrySettings) (engine.Telemetry, func(), error) {
+func newTelemetry(set component.TelemetrySettings) (enginehost.Telemetry, func(), error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {
-		return engine.Telemetry{}, nil, err
+		return enginehost.Telemetry{}, nil, err
 	}
-	return engine.Telemetry{
+	return enginehost.Telemetry{Engine: engine.Telemetry{
 		DatapointsUsed:         tb.K8sNetioAnomalyDatapointsUsed,
 		DatapointsDropped:      tb.K8sNetioAnomalyDatapointsDropped,
 		SpansScored:            tb.K8sNetioAnomalySpansScored,
@@ -92,5 +93,5 @@ func newTelemetry(set component.TelemetrySettings) (engine.Telemetry, func(), er
 		BaselineKeys:           tb.K8sNetioAnomalyBaselineKeys,
 		BaselineReloadFailures: tb.K8sNetioAnomalyBaselineReloadFailures,
 		LearnWriteFailures:     tb.K8sNetioAnomalyLearnWriteFailures,
-	}, tb.Shutdown, nil
+	}, EventsDropped: tb.K8sNetioAnomalyEventsDropped}, tb.Shutdown, nil
 }

@@ -159,8 +159,8 @@ func TestBothPipelines(t *testing.T) {
 
 	md := readMetrics(t, filepath.Join(dir, "input.yaml"))
 	require.NoError(t, p.metrics.ConsumeMetrics(context.Background(), md))
-	// The event arrives during ConsumeMetrics, through the logs instance's consumer.
-	require.Len(t, p.logsSink.AllLogs(), 2)
+	// The event follows from the event queue's goroutine, through the logs instance's consumer.
+	require.Eventually(t, func() bool { return len(p.logsSink.AllLogs()) == 2 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, 1, p.logsSink.AllLogs()[1].LogRecordCount())
 	body := p.logsSink.AllLogs()[1].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Map().AsRaw()
 	assert.Equal(t, "web-7c5ddbdf54-x8f2k", body["k8s.pod.name"])
@@ -216,25 +216,18 @@ func TestMetricsPipelineOnly(t *testing.T) {
 	set.Logger = zap.New(core)
 	f := newFactory().processorFactory()
 
-	// Listed in two metrics pipelines and no logs pipeline.
-	var procs []processor.Metrics
-	for range 2 {
-		sink := new(consumertest.MetricsSink)
-		p, err := f.CreateMetrics(context.Background(), set, cfg, sink)
-		require.NoError(t, err)
-		require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
-		procs = append(procs, p)
-	}
+	// Listed in a metrics pipeline and no logs pipeline.
+	p, err := f.CreateMetrics(context.Background(), set, cfg, new(consumertest.MetricsSink))
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 
 	warnings := logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("is in no logs pipeline").All()
 	require.Len(t, warnings, 1, "warned once")
 	assert.Contains(t, warnings[0].Message, "k8s_netio_anomaly/solo")
 	assert.Contains(t, warnings[0].Message, "list k8s_netio_anomaly/solo in a logs pipeline")
 
-	require.NoError(t, procs[0].ConsumeMetrics(context.Background(), readMetrics(t, filepath.Join(dir, "input.yaml"))))
-	for _, p := range procs {
-		require.NoError(t, p.Shutdown(context.Background()))
-	}
+	require.NoError(t, p.ConsumeMetrics(context.Background(), readMetrics(t, filepath.Join(dir, "input.yaml"))))
+	require.NoError(t, p.Shutdown(context.Background()))
 
 	events := logs.FilterLevelExact(zapcore.WarnLevel).FilterFieldKey("event").All()
 	require.Len(t, events, 1, "the event goes to the collector's log rather than nowhere")
@@ -244,6 +237,28 @@ func TestMetricsPipelineOnly(t *testing.T) {
 	assert.Equal(t, "node-1", body["host"])
 	assert.Equal(t, int64(5), body["count"])
 	assert.Len(t, body["anomalies"], 4)
+}
+
+// Item 10 of issue 7: two metrics instances of one ID would feed the engine every point twice.
+func TestTwoMetricsPipelinesRefused(t *testing.T) {
+	cfg := loadCaseConfig(t, filepath.Join("testdata", goldenCase))
+	pf := newFactory().processorFactory()
+	set := processortest.NewNopSettings(metadata.Type)
+	set.ID = component.NewIDWithName(metadata.Type, "x")
+	first, err := pf.CreateMetrics(context.Background(), set, cfg, new(consumertest.MetricsSink))
+	require.NoError(t, err)
+	_, err = pf.CreateMetrics(context.Background(), set, cfg, new(consumertest.MetricsSink))
+	require.EqualError(t, err, "processor k8s_netio_anomaly/x is listed in more than one metrics pipeline; it must be in exactly one, "+
+		"since each pipeline would feed the engine the same points again (delta sums counted twice, cumulative points dropped as late): "+
+		"put all the receivers it should see into one metrics pipeline, or use the k8s_netio_anomaly connector as that pipeline's exporter")
+
+	// The logs instances of the ID are not metrics feeders: any number is fine.
+	for range 2 {
+		lp, err := pf.CreateLogs(context.Background(), set, cfg, new(consumertest.LogsSink))
+		require.NoError(t, err)
+		require.NoError(t, lp.Shutdown(context.Background()))
+	}
+	require.NoError(t, first.Shutdown(context.Background()))
 }
 
 func TestLogsPipelineOnlyWarns(t *testing.T) {

@@ -30,6 +30,7 @@ type TelemetryBuilder struct {
 	K8sNetioAnomalyBaselineReloadFailures metric.Int64Counter
 	K8sNetioAnomalyDatapointsDropped      metric.Int64Counter
 	K8sNetioAnomalyDatapointsUsed         metric.Int64Counter
+	K8sNetioAnomalyEventsDropped          metric.Int64Counter
 	K8sNetioAnomalyEventsEmitted          metric.Int64Counter
 	K8sNetioAnomalyLearnWriteFailures     metric.Int64Counter
 	K8sNetioAnomalyPodsTracked            metric.Int64Gauge
@@ -88,6 +89,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_k8s_netio_anomaly_datapoints_used",
 		metric.WithDescription("Data points of the network IO metric taken into the detection. [Alpha]"),
 		metric.WithUnit("{datapoints}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.K8sNetioAnomalyEventsDropped, err = builder.meter.Int64Counter(
+		"otelcol_k8s_netio_anomaly_events_dropped",
+		metric.WithDescription("Anomaly events dropped before reaching the logs pipeline, because the event queue was full. [Alpha]"),
+		metric.WithUnit("{events}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.K8sNetioAnomalyEventsEmitted, err = builder.meter.Int64Counter(

@@ -23,6 +23,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.K8sNetioAnomalyBaselineReloadFailures.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyDatapointsDropped.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyDatapointsUsed.Add(context.Background(), 1)
+	tb.K8sNetioAnomalyEventsDropped.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyEventsEmitted.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyLearnWriteFailures.Add(context.Background(), 1)
 	tb.K8sNetioAnomalyPodsTracked.Record(context.Background(), 1)
@@ -38,6 +39,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualK8sNetioAnomalyDatapointsUsed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualK8sNetioAnomalyEventsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualK8sNetioAnomalyEventsEmitted(t, testTel,
