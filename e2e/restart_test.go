@@ -17,10 +17,24 @@ import (
 	"github.com/k8snetio/k8snetioanomaly/internal/kubeletsim"
 )
 
-// The restart in TestRestart: SIGTERM this far into the window, start again this much later.
-const (
-	restartAt  = 12 * time.Second // data time into the window; the SIGTERM lands 12-13 s in
-	restartGap = 3 * time.Second
+// restartScenario is a timing of the component and of the restart in TestRestart.
+type restartScenario struct {
+	span, window   time.Duration
+	countThreshold int
+	stopAt         time.Duration // SIGTERM once data time is this far into the window
+	gap            time.Duration // from the old collector's exit to the new one's start
+}
+
+var (
+	// The issue's reproduction: SIGTERM 12-13 s into a 20 s window, start again 3 s later; the
+	// downtime holds a whole span without points.
+	restartLater = restartScenario{span: testSpan, window: testWindow, countThreshold: countThreshold,
+		stopAt: 12 * time.Second, gap: 3 * time.Second}
+	// A quick restart inside one span: SIGTERM at the first scrape of the window's middle span and
+	// start again at once, so that the points after the restart belong to the span in progress at
+	// the SIGTERM (with the search's 10 s spans, a restart of a few seconds does this).
+	restartWithinSpan = restartScenario{span: 10 * time.Second, window: 30 * time.Second, countThreshold: 2,
+		stopAt: 10 * time.Second, gap: 0}
 )
 
 // stateRestored is the engine's log line after it restored the state of the one node.
@@ -36,12 +50,14 @@ func storageComponentConfig() map[string]any {
 }
 
 // TestRestart stops the collector with SIGTERM in the middle of a window and starts it again
-// on the same file_storage directory a few seconds later. With the component's storage set,
-// the events of every window, the one straddling the restart included, are those `k8snetio
-// replay` gives on exactly the metrics the collector received (issue 7, item 4): the first
-// scrape after the restart carries the counters' increase over the downtime, and replay sees
-// the same points, so replay is the reference, not the simulator's ground truth. The control
-// run without storage shows that the window straddling the restart is otherwise lost.
+// on the same file_storage directory (issue 7, item 4). With the component's storage set, the
+// events of every window, the one straddling the restart included, must be those `k8snetio
+// replay` gives on exactly the metrics the collector received: the first scrape after the
+// restart carries the counters' increase over the downtime and replay sees the same points, so
+// replay is the reference, not the simulator's ground truth. Two timings: the issue's (a
+// downtime holding a whole span) and a quick restart within one span, whose points after the
+// restart must join the span in progress at the SIGTERM. The control run without storage shows
+// that the straddled window is otherwise lost.
 func TestRestart(t *testing.T) {
 	bins := requireBinaries(t)
 	replayBin := filepath.Join(filepath.Dir(bins.kubeletsim), "k8snetio")
@@ -52,33 +68,38 @@ func TestRestart(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		w       wiring
+		sc      restartScenario
 		storage bool
 	}{
-		{"connector", connectorWiring, true},
-		{"processor", processorWiring, true},
-		{"connector_without_storage", connectorWiring, false},
+		{"connector", connectorWiring, restartLater, true},
+		{"processor", processorWiring, restartLater, true},
+		{"connector_without_storage", connectorWiring, restartLater, false},
+		{"connector_within_span", connectorWiring, restartWithinSpan, true},
+		{"processor_within_span", processorWiring, restartWithinSpan, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testRestart(t, bins, replayBin, tc.w, tc.storage)
+			testRestart(t, bins, replayBin, tc.w, tc.sc, tc.storage)
 		})
 	}
 }
 
-func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, storage bool) {
+func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, sc restartScenario, storage bool) {
 	dir := t.TempDir()
-	sim := startSimulatorWith(t, bins, dir, testSpan, "testdata/restart-incidents.json")
+	sim := startSimulatorWith(t, bins, dir, sc.span, "testdata/restart-incidents.json")
 	incidents := []kubeletsim.ScenarioIncident{
 		sim.incident(t, kubeletsim.IncidentExfiltration),
 		sim.incident(t, kubeletsim.IncidentDownload),
 	}
-	setup := collectorSetup{wiring: w, sim: sim, hec: true, appendFiles: true}
+	setup := collectorSetup{wiring: w, sim: sim, hec: true, appendFiles: true, component: map[string]any{
+		"span": sc.span.String(), "window": sc.window.String(), "count_threshold": sc.countThreshold,
+	}}
 	if storage {
 		setup.storageDir = filepath.Join(dir, "storage")
 		if err := os.Mkdir(setup.storageDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		setup.component = storageComponentConfig()
+		setup.component = merge(setup.component, storageComponentConfig())
 	}
 	c := writeCollectorConfig(t, bins, dir, setup)
 	c.start(t)
@@ -98,8 +119,8 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, storag
 			from = s
 		}
 	}
-	win := windowStart(from).Add(testWindow)
-	next := win.Add(testWindow)
+	win := alignDown(from, sc.window).Add(sc.window)
+	next := win.Add(sc.window)
 	t.Logf("first data at %v; straddling the window [%v, %v)", metrics.newest, win, next)
 
 	waitDataTime := func(what string, until time.Time) {
@@ -114,19 +135,20 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, storag
 			return nil
 		})
 	}
-	waitDataTime("data time in the middle of the window", win.Add(restartAt))
+	waitDataTime("data time in the middle of the window", win.Add(sc.stopAt))
 	first := c.proc
 	c.stop(t)
 	stopped := time.Now()
 	if err := metrics.read(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("SIGTERM at data time %v (%v into the window)", metrics.newest, metrics.newest.Sub(win))
+	stopData := metrics.newest
+	t.Logf("SIGTERM at data time %v (%v into the window)", stopData, stopData.Sub(win))
 	if !metrics.newest.Before(next) {
 		t.Fatalf("data time %v at the stop, past the window's end %v: the machine is too slow for this test's timing", metrics.newest, next)
 	}
 	// The downtime is the scenario: the collector is away, the kubelet's counters go on.
-	time.Sleep(restartGap - time.Since(stopped))
+	time.Sleep(sc.gap - time.Since(stopped))
 	c.start(t)
 	second := c.proc
 	if storage {
@@ -141,12 +163,24 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, storag
 		}
 	}
 
+	eventually(t, 60*time.Second, "data after the restart", func() error {
+		if err := metrics.read(); err != nil {
+			return err
+		}
+		if !metrics.newest.After(stopData) {
+			return c.orDead(fmt.Errorf("data time %v, as at the stop", metrics.newest))
+		}
+		return nil
+	})
+	same := alignDown(metrics.newest, sc.span).Equal(alignDown(stopData, sc.span))
+	t.Logf("data after the restart at %v (%v after the last before it; in the same span: %v)", metrics.newest, metrics.newest.Sub(stopData), same)
+
 	// Run on until the window after the straddled one has closed in data time and each incident
 	// pod has an event for it or a later window over HEC: events are emitted in window order, so
 	// the straddled window's are in by then. (A stop does not wait for them: the splunk_hec
 	// receiver stops before the exporter's queue drains.) A later window, because after a slow
 	// restart the window after the straddled one may have too few spans for an event.
-	closed := next.Add(testWindow + testLateness + 2*testSpan)
+	closed := next.Add(sc.window + testLateness + 2*time.Second)
 	waitDataTime("data time past the window after the restart", closed)
 	eventually(t, 90*time.Second, "events after the straddled window over HEC", func() error {
 		evs, err := events.read()
@@ -180,7 +214,7 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, storag
 	want := runReplay(t, replayBin, c)
 
 	// Compare every window up to the one after the restart: all have closed in both.
-	through := next.Add(testWindow)
+	through := next.Add(sc.window)
 	got := map[string]string{}
 	for _, ev := range live {
 		k, body := eventKey(ev.body), canonicalJSON(t, ev.body)
@@ -246,6 +280,11 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, storag
 			t.Errorf("event %s:\n over HEC:    %s\n from replay: %s", k, orNone(got[k]), orNone(exp[k]))
 		}
 	}
+}
+
+// alignDown is the start of the span or window of length d holding t: they are aligned in Unix time.
+func alignDown(t time.Time, d time.Duration) time.Time {
+	return time.Unix(0, t.UnixNano()/int64(d)*int64(d)).UTC()
 }
 
 // hasEventFrom says whether evs hold an event for pod in a window starting at from or later.
