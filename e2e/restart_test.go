@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,6 +195,7 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, sc res
 		}
 		return nil
 	})
+	logDrops(t, c)
 	c.stop(t)
 	if m := stateRestored.FindStringSubmatch(second.stderr.String()); m != nil {
 		t.Logf("the restarted collector logged: State restored {%s", m[1])
@@ -280,6 +282,26 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, sc res
 			t.Errorf("event %s:\n over HEC:    %s\n from replay: %s", k, orNone(got[k]), orNone(exp[k]))
 		}
 	}
+}
+
+// logDrops logs the restarted collector's counts of dropped points by reason: a point after the
+// restart dropped as late means the restored state had closed a span the point belongs to.
+func logDrops(t *testing.T, c *collector) {
+	t.Helper()
+	resp, err := telemetryClient.Get(c.telemetryURL)
+	if err != nil {
+		t.Logf("telemetry: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var drops []string
+	for _, l := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(l, "otelcol_k8s_netio_anomaly_datapoints_dropped") {
+			drops = append(drops, l)
+		}
+	}
+	t.Logf("points dropped after the restart: %d series %v", len(drops), drops)
 }
 
 // alignDown is the start of the span or window of length d holding t: they are aligned in Unix time.
