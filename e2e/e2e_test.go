@@ -511,8 +511,8 @@ func TestLearning(t *testing.T) {
 		}
 		return nil
 	})
-	if !regexp.MustCompile(`Learning state restored.*"days": [1-9]`).MatchString(c.proc.stderr.String()) {
-		t.Errorf(`the restarted collector did not log "Learning state restored" with days >= 1`)
+	if !regexp.MustCompile(`State restored.*"learning_days": [1-9]`).MatchString(c.proc.stderr.String()) {
+		t.Errorf(`the restarted collector did not log "State restored" with learning_days >= 1`)
 	}
 	if n := mustTelemetry(t, c).sum(telLearnWriteErrors); n != 0 {
 		t.Errorf("%s = %v, want 0", telLearnWriteErrors, n)
