@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,8 +196,12 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, sc res
 		}
 		return nil
 	})
-	logDrops(t, c)
+	late := logDrops(t, c)
 	c.stop(t)
+	if storage && late > 0 {
+		t.Errorf("the restarted collector dropped %v points as late: the saved state had closed the span in progress at the SIGTERM, "+
+			"so the rest of that scrape round was lost (the shutdown must not close it)", late)
+	}
 	if m := stateRestored.FindStringSubmatch(second.stderr.String()); m != nil {
 		t.Logf("the restarted collector logged: State restored {%s", m[1])
 	}
@@ -284,24 +289,34 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, sc res
 	}
 }
 
-// logDrops logs the restarted collector's counts of dropped points by reason: a point after the
-// restart dropped as late means the restored state had closed a span the point belongs to.
-func logDrops(t *testing.T, c *collector) {
+// logDrops logs the restarted collector's counts of dropped points by reason and returns those
+// dropped as late: after a restart, they mean the restored state had closed their span.
+func logDrops(t *testing.T, c *collector) (late float64) {
 	t.Helper()
 	resp, err := telemetryClient.Get(c.telemetryURL)
 	if err != nil {
-		t.Logf("telemetry: %v", err)
-		return
+		t.Errorf("telemetry: %v", err)
+		return 0
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Errorf("telemetry: %v", err)
+		return 0
+	}
 	var drops []string
 	for _, l := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(l, "otelcol_k8s_netio_anomaly_datapoints_dropped") {
-			drops = append(drops, l)
+		if !strings.HasPrefix(l, "otelcol_k8s_netio_anomaly_datapoints_dropped") {
+			continue
+		}
+		drops = append(drops, l)
+		if f := strings.Fields(l); strings.Contains(l, `reason="late"`) && len(f) >= 2 {
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			late += v
 		}
 	}
-	t.Logf("points dropped after the restart: %d series %v", len(drops), drops)
+	t.Logf("points dropped after the restart: %v", drops)
+	return late
 }
 
 // alignDown is the start of the span or window of length d holding t: they are aligned in Unix time.
