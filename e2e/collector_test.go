@@ -53,6 +53,9 @@ type collectorSetup struct {
 	plainMetrics bool
 	// storageDir, when set, configures the file_storage extension there.
 	storageDir string
+	// appendFiles makes the file exporters append, so that the files hold every start's output
+	// (by default each start truncates them).
+	appendFiles bool
 }
 
 // collector is a generated configuration and the collector process running it.
@@ -102,7 +105,7 @@ func writeCollectorConfig(t *testing.T, bins binaries, dir string, s collectorSe
 	}, s.component)
 
 	fileExporter := func(path string) map[string]any {
-		return map[string]any{"path": path, "format": "json", "flush_interval": "200ms"}
+		return map[string]any{"path": path, "format": "json", "flush_interval": "200ms", "append": s.appendFiles}
 	}
 	receivers := map[string]any{
 		"kubeletstats": map[string]any{

@@ -51,12 +51,18 @@ var listeningLine = regexp.MustCompile(`(?m)^listening node=(\S+) addr=(127\.0\.
 // scenario and a baseline for the given span into dir.
 func startSimulator(t *testing.T, bins binaries, dir string, span time.Duration) *simulator {
 	t.Helper()
+	return startSimulatorWith(t, bins, dir, span, "testdata/incidents.json")
+}
+
+// startSimulatorWith is startSimulator with another incidents file.
+func startSimulatorWith(t *testing.T, bins binaries, dir string, span time.Duration, incidents string) *simulator {
+	t.Helper()
 	s := &simulator{baseline: filepath.Join(dir, "sim-baseline.csv")}
 	scenarioPath := filepath.Join(dir, "scenario.json")
 	s.proc = startProcess(t, "kubeletsim", bins.kubeletsim,
 		"--listen", "127.0.0.1:0",
 		"--config", "testdata/cluster.json",
-		"--incidents", "testdata/incidents.json",
+		"--incidents", incidents,
 		"--seed", "7",
 		"--scenario-out", scenarioPath,
 		"--baseline-out", s.baseline,
