@@ -235,8 +235,9 @@ func (c *Config) ApplyProfile(conf *confmap.Conf) error {
 	switch name {
 	case ProfileRecommended:
 		c.Profile = ProfileRecommended
-		c.Mode = ModeImmediate // alert as soon as the evidence is there
-		c.Learn.PerPod = true  // learn the unit the detection scores
+		c.Mode = ModeImmediate        // alert as soon as the evidence is there
+		c.Learn.PerPod = true         // learn the unit the detection scores
+		c.Lateness = 10 * time.Second // exporters reorder by seconds; each second here is latency
 	case ProfileParity:
 		c.Profile = ProfileParity
 	}

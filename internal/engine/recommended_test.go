@@ -72,9 +72,9 @@ func TestRecommendedStaysQuiet(t *testing.T) {
 }
 
 // TestRecommendedFires: x10 exfiltration (outbound 500 B/s) and x10 download (inbound 1000 B/s)
-// from the 20th scrape on. At 10 s scrapes each anomalous span stands for 10 s, so the seventh
-// (70 s > 1 min) makes the event, at the span starting 70 s after the attack's first: at 60 s
-// scrapes each stands for a minute and the second one does.
+// from the 20th scrape on. At 10 s scrapes each anomalous span stands for 10 s, so the eighth
+// (80 s > 70 s) makes the event, at the span starting 70 s after the attack's first: at 60 s
+// scrapes each stands for a minute and the second one does, 60 s after.
 func TestRecommendedFires(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -83,8 +83,8 @@ func TestRecommendedFires(t *testing.T) {
 		want     string
 		afterSec int64 // the event's span start minus the attack's first span start
 	}{
-		{"exfiltration, 10 s scrapes", 10, 100, 500, "exfiltration: outbound:inbound=5 is 10x its usual 0.5 (needed 3x); outbound 500 B/s, usual 50 B/s, gate 200 B/s", 60},
-		{"download, 10 s scrapes", 10, 1000, 50, "download: inbound:outbound=20 is 10x its usual 2 (needed 3x); inbound 1000 B/s, usual 100 B/s, gate 400 B/s", 60},
+		{"exfiltration, 10 s scrapes", 10, 100, 500, "exfiltration: outbound:inbound=5 is 10x its usual 0.5 (needed 3x); outbound 500 B/s, usual 50 B/s, gate 200 B/s", 70},
+		{"download, 10 s scrapes", 10, 1000, 50, "download: inbound:outbound=20 is 10x its usual 2 (needed 3x); inbound 1000 B/s, usual 100 B/s, gate 400 B/s", 70},
 		{"exfiltration, 60 s scrapes", 60, 100, 500, "exfiltration: outbound:inbound=5 is 10x its usual 0.5 (needed 3x); outbound 500 B/s, usual 50 B/s, gate 200 B/s", 60},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -220,8 +220,8 @@ func TestEventTimingAtBothScrapeIntervals(t *testing.T) {
 	}{
 		{"60 s scrapes: x10 exfiltration fires on its second sample", time.Minute,
 			cat(spans(20, normal), spans(10, exfil)), 21},
-		{"10 s scrapes: fires on the 7th span, 70 s in (6 spans is parity's count > 5, one minute, not more)", 10 * time.Second,
-			cat(spans(20, normal), spans(60, exfil)), 26},
+		{"10 s scrapes: fires on the 8th span, 80 s in (7 spans, 70 s, is not more than 70 s)", 10 * time.Second,
+			cat(spans(20, normal), spans(60, exfil)), 27},
 		{"60 s scrapes: one burst sample every 10 minutes never fires", time.Minute,
 			cat(spans(9, normal), spans(1, burst), spans(9, normal), spans(1, burst), spans(9, normal), spans(1, burst)), -1},
 		{"60 s scrapes: two burst samples 5 minutes apart fall out of the window", time.Minute,
@@ -230,6 +230,8 @@ func TestEventTimingAtBothScrapeIntervals(t *testing.T) {
 			cat(spans(1, burst), spans(3, normal), spans(1, burst)), 4},
 		{"10 s scrapes: a one-minute burst (6 spans) never fires", 10 * time.Second,
 			cat(spans(6, burst), spans(60, normal)), -1},
+		{"10 s scrapes: a one-minute burst out of step with the scrapes (7 spans) never fires", 10 * time.Second,
+			cat(spans(7, burst), spans(60, normal)), -1},
 		{"10 s scrapes: a 30 s denominator collapse never fires", 10 * time.Second,
 			cat(spans(3, [2]float64{600, 240}), spans(60, normal)), -1},
 	}

@@ -25,7 +25,7 @@ func TestLoadConfig(t *testing.T) {
 	defaults.Baseline.Path = "testdata/baseline.csv"
 	// profile: recommended changes these defaults; an explicit key still wins.
 	recommended := defaults
-	recommended.Profile, recommended.Mode, recommended.Learn.PerPod = engine.ProfileRecommended, engine.ModeImmediate, true
+	recommended.Profile, recommended.Mode, recommended.Learn.PerPod, recommended.Lateness = engine.ProfileRecommended, engine.ModeImmediate, true, 10*time.Second
 	recommendedWindow := recommended
 	recommendedWindow.Mode, recommendedWindow.Learn.PerPod = engine.ModeWindow, false
 
