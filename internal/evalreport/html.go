@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 	"github.com/k8snetio/k8snetioanomaly/internal/engine"
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
 // MaxSections bounds the sections per mode, so a noisy mode still gives a report a browser opens.
@@ -167,6 +169,9 @@ func (r *Result) charts(id SeriesID, from, to time.Time, shades [][2]time.Time) 
 
 	var notes []string
 	b := r.Mode.Baseline
+	if r.Mode.Config.Profile == engine.ProfileRecommended {
+		return r.recommendedCharts(id, from, to, shades, charts, in, out)
+	}
 	stats, ok := b.Lookup(id.Key)
 	if !ok {
 		return charts, []string{fmt.Sprintf("the baseline has no row for key %s: this pod's spans are not scored", id.Key)}
@@ -298,3 +303,69 @@ svg .incident { fill: #d11a2a; fill-opacity: 0.12; } svg .empty { font-size: 12p
 </body>
 </html>
 `))
+
+// recommendedCharts draws what the recommended profile scores: each ratio against the rise it
+// needs over the key's usual ratio, and each direction's rate against its gate (the learned
+// one: the pod's recent level can only raise it).
+func (r *Result) recommendedCharts(id SeriesID, from, to time.Time, shades [][2]time.Time, charts []template.HTML, in, out []point) ([]template.HTML, []string) {
+	u, ok := r.Mode.Baseline.Usual(id.Key)
+	if !ok {
+		return charts, []string{fmt.Sprintf("the baseline has no recommended-profile figures for key %s: this pod's spans are not scored", id.Key)}
+	}
+	c := r.Mode.Config.Recommended
+	p := profile.Recommended()
+	p.Gate, p.HighGate, p.K = c.Gate, c.HighGate, c.Sigmas
+	shift := max(p.K*max(1.4826*u.LogRatioMAD, p.MinSigma), p.MinShift)
+	if p.MaxShift > 0 {
+		shift = min(shift, p.MaxShift)
+	}
+	gate := func(usual, high float64) float64 {
+		g := p.Gate * max(usual, p.MinRate)
+		if p.HighGate > 0 && high > 0 && !math.IsInf(high, 0) {
+			g = max(g, p.HighGate*high)
+		}
+		return g
+	}
+	rateAt := func(pts []point) map[time.Time]float64 {
+		m := make(map[time.Time]float64, len(pts))
+		for _, pt := range pts {
+			m[pt.t] = pt.v
+		}
+		return m
+	}
+	inAt, outAt := rateAt(in), rateAt(out)
+	for _, d := range []struct {
+		ratio, rate string
+		color       string
+		thr, gate   float64
+		num, den    map[time.Time]float64
+		numPts      []point
+	}{
+		{"outbound:inbound", "outbound", colorOut, math.Exp(u.LogRatio + shift), gate(u.Out, u.OutHigh), outAt, inAt, out},
+		{"inbound:outbound", "inbound", colorIn, math.Exp(-u.LogRatio + shift), gate(u.In, u.InHigh), inAt, outAt, in},
+	} {
+		rc := chart{title: d.ratio + " per span", from: from, to: to, shades: shades, threshold: d.thr,
+			thrLabel:   fmt.Sprintf("usual x %.3g = %s", math.Exp(shift), formatValue(d.thr)),
+			emptyLabel: "no span with both directions in this interval"}
+		gc := chart{title: d.rate + " rate against its gate, bytes/s", from: from, to: to, shades: shades, threshold: d.gate,
+			thrLabel: "gate " + formatValue(d.gate), emptyLabel: "no traffic observed in this interval"}
+		var pts []point
+		for _, pt := range d.numPts {
+			den, ok := d.den[pt.t]
+			if !ok || den <= 0 || pt.v <= 0 {
+				continue
+			}
+			v := pt.v / den
+			pts = append(pts, point{pt.t, v})
+			if v > d.thr && pt.v >= d.gate {
+				rc.marks = append(rc.marks, point{pt.t, v})
+				gc.marks = append(gc.marks, pt)
+			}
+		}
+		rc.lines = []line{{name: d.ratio, color: d.color, pts: pts}}
+		gc.lines = []line{{name: d.rate, color: d.color, pts: d.numPts}}
+		charts = append(charts, template.HTML(rc.svg()), template.HTML(gc.svg()))
+	}
+	return charts, []string{"recommended profile: red dots are spans above both the ratio's threshold and the gate " +
+		"(an event needs more than " + c.MinAnomalous.String() + " of them within " + c.AnomalousWithin.String() + ")"}
+}

@@ -98,3 +98,43 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteHTMLRecommended: in the recommended profile each pod gets its rates, then per
+// direction the ratio against the rise it needs and the numerator's rate against its gate.
+// c1:a's figures: usual rates 100 B/s, ratio 1 (ln 0), MAD 0.1, so the ratio must reach x3
+// (the floor; K sigma = 3 x 0.148 = 0.44 in ln is less) and the numerator max(3 x 100, 2 x 150)
+// = 300 B/s. a's exfiltration (outbound 1000 B/s against inbound 100, ratio 10) passes both, 60
+// spans; c1:b has no figures, which the report says.
+func TestWriteHTMLRecommended(t *testing.T) {
+	data, incidents, results := reportCase(t)
+	m := results[0].Mode
+	b, err := baseline.Parse(strings.NewReader(
+		"key,usual_inbound_bps,usual_outbound_bps,high_inbound_bps,high_outbound_bps,median_ln_outbound:inbound,mad_ln_outbound:inbound\n"+
+			"c1:a,100,100,150,150,0,0.1\n"), "p.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Baseline = b
+	m.Config.Profile = engine.ProfileRecommended
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, data, incidents, []Result{Evaluate(m, incidents, data)}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, s := range []string{
+		"usual x 3 = 3", "gate 300", "the baseline has no recommended-profile figures for key c1:b",
+		"outbound rate against its gate", "inbound:outbound per span",
+	} {
+		if !strings.Contains(page, s) {
+			t.Errorf("report lacks %q", s)
+		}
+	}
+	// a: rates + 4 charts; b and c: rates only.
+	if n := strings.Count(page, "<svg"); n != 5+1+1 {
+		t.Errorf("%d charts, want 7", n)
+	}
+	// a's 60 exfiltrating spans, marked on its ratio chart and on its gate chart.
+	if n := strings.Count(page, "<circle"); n != 120 {
+		t.Errorf("%d marked spans, want 120", n)
+	}
+}
