@@ -111,7 +111,11 @@ type groupState struct {
 	Anomalies []string           `json:"anomalies"`
 	MaxZ      map[string]float64 `json:"max_z,omitempty"`
 	Qualified bool               `json:"qualified,omitempty"`
-	Emitted   bool               `json:"emitted,omitempty"`
+	// The window's most anomalous span, for the event's rates.
+	PeakZ   float64 `json:"peak_z,omitempty"`
+	PeakIn  float64 `json:"peak_in,omitempty"`
+	PeakOut float64 `json:"peak_out,omitempty"`
+	Emitted bool    `json:"emitted,omitempty"`
 }
 
 // snapshot copies the detection state out; the caller holds the lock, encoding happens outside it.
@@ -140,7 +144,8 @@ func (e *Engine) snapshot() []sourceState {
 			ws := windowState{Start: start}
 			for g, c := range groups {
 				gs := groupState{Cluster: g.cluster, Pod: g.pod, Namespace: g.namespace, Service: g.service,
-					Count: c.count, Anomalies: append([]string(nil), c.anomalies...), Qualified: c.qualified, Emitted: c.emitted}
+					Count: c.count, Anomalies: append([]string(nil), c.anomalies...), Qualified: c.qualified, Emitted: c.emitted,
+					PeakZ: c.peakZ, PeakIn: c.peakIn, PeakOut: c.peakOut}
 				for s, ok := range c.flagged {
 					if ok {
 						if gs.MaxZ == nil {
@@ -351,7 +356,10 @@ func (e *Engine) restoreWindow(w *windows, ws windowState, node string) error {
 			return fmt.Errorf("invalid group %q/%q/%q", gs.Cluster, gs.Namespace, gs.Pod)
 		}
 		g := groupKey{cluster: gs.Cluster, node: node, pod: gs.Pod, namespace: gs.Namespace, service: gs.Service}
-		c := &windowCount{count: gs.Count, qualified: gs.Qualified, emitted: gs.Emitted}
+		if !validReading(readingState{V: gs.PeakIn}) || !validReading(readingState{V: gs.PeakOut}) || math.IsNaN(gs.PeakZ) || math.IsInf(gs.PeakZ, 0) {
+			return fmt.Errorf("invalid peak of %q", gs.Pod)
+		}
+		c := &windowCount{count: gs.Count, qualified: gs.Qualified, emitted: gs.Emitted, peakZ: gs.PeakZ, peakIn: gs.PeakIn, peakOut: gs.PeakOut}
 		for _, a := range gs.Anomalies {
 			c.insertText(a, w.maxAnomalies)
 		}

@@ -35,7 +35,7 @@ func restartAt(t *testing.T, n int, opts ...func(*Config)) (string, *harness) {
 		h2.consume(s.metrics())
 	}
 	h2.e.Flush(context.Background())
-	return describeEvents(append(h1.takeEvents(), h2.takeEvents()...)), h2
+	return bodies(append(h1.takeEvents(), h2.takeEvents()...)), h2
 }
 
 // TestRestartMidWindowLosesNothing: with a state store, a restart anywhere, also between the

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
+	"strings"
 	"math/rand"
 	"reflect"
 	"sort"
@@ -71,7 +74,18 @@ func runWith(t *testing.T, batches []pmetric.Metrics, replay bool, opts ...func(
 		h.consume(md)
 	}
 	h.e.Flush(context.Background())
-	return describeEvents(h.takeEvents()), h
+	return bodies(h.takeEvents()), h
+}
+
+// bodies prints events whole, as the HEC exporter would send them (the peer context included),
+// one per line, with their record time.
+func bodies(evs []Event) string {
+	var b strings.Builder
+	for i := range evs {
+		j, _ := json.Marshal(evs[i].Body())
+		fmt.Fprintf(&b, "%s %s\n", evs[i].Time.Format(time.RFC3339), j)
+	}
+	return b.String()
 }
 
 func inOrder(sc []scrape) []pmetric.Metrics {
@@ -287,7 +301,7 @@ func testBacklog(t *testing.T, quiet func(podRes) bool) {
 		h.consume(s.metrics())
 	}
 	h.e.Flush(ctx)
-	if got := describeEvents(h.takeEvents()); got != want {
+	if got := bodies(h.takeEvents()); got != want {
 		t.Errorf("events\n%s\nwant\n%s", got, want)
 	}
 	if d := h.drops(); len(d) != 0 {
