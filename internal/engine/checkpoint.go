@@ -40,13 +40,16 @@ type sourceState struct {
 }
 
 type podState struct {
-	UID           string        `json:"uid,omitempty"`
-	Cluster       string        `json:"cluster"`
-	Namespace     string        `json:"namespace,omitempty"`
-	Name          string        `json:"name"`
-	ScoredThrough int64         `json:"scored_through"`
-	LastSeen      int64         `json:"last_seen"`
-	Series        []seriesState `json:"series"`
+	UID           string `json:"uid,omitempty"`
+	Cluster       string `json:"cluster"`
+	Namespace     string `json:"namespace,omitempty"`
+	Name          string `json:"name"`
+	ScoredThrough int64  `json:"scored_through"`
+	LastSeen      int64  `json:"last_seen"`
+	// PeerWindow is the window the pod was last counted in among its service's pods.
+	PeerWindow  int64         `json:"peer_window,omitempty"`
+	PeerCounted bool          `json:"peer_counted,omitempty"`
+	Series      []seriesState `json:"series"`
 }
 
 type seriesState struct {
@@ -129,7 +132,8 @@ func (e *Engine) snapshot() []sourceState {
 		}
 		for _, p := range src.pods {
 			ps := podState{UID: p.id.uid, Cluster: p.cluster, Namespace: p.namespace, Name: p.name,
-				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.series))}
+				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.series)),
+				PeerWindow: p.peerWindow, PeerCounted: p.peerCounted}
 			for i := range p.series {
 				s := &p.series[i]
 				ss := seriesState{Interface: s.iface, Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state()}
@@ -289,6 +293,16 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 	}
 	for _, p := range pods {
 		src.pods[p.id], e.pods[p.id] = p, p
+		if p.peerCounted {
+			e.peers.of(p.peerWindow, p.key).total++ // the peer counts are the sums of the pods' parts
+		}
+	}
+	for start, groups := range src.windows.open {
+		for g, c := range groups {
+			if c.qualified {
+				e.peers.of(start, g.cluster+":"+g.service).anomalous++
+			}
+		}
 	}
 	e.sources[st.Source] = src
 	return nil
@@ -310,7 +324,7 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 	service := e.namer.service(ps.Name)
 	p := &pod{id: id, name: ps.Name, namespace: ps.Namespace, cluster: ps.Cluster, node: src.name, service: service,
 		key: ps.Cluster + ":" + service, ref: ps.Namespace + "/" + ps.Name, src: src,
-		scoredThrough: ps.ScoredThrough, lastSeen: ps.LastSeen}
+		scoredThrough: ps.ScoredThrough, lastSeen: ps.LastSeen, peerWindow: ps.PeerWindow, peerCounted: ps.PeerCounted}
 	if e.exclude.match(p) {
 		if e.observer == nil || e.cfg.Learn.Exclude {
 			return nil, nil

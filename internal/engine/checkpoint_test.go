@@ -46,7 +46,7 @@ func TestRestartMidWindowLosesNothing(t *testing.T) {
 	for _, mode := range []Mode{ModeWindow, ModeImmediate} {
 		withMode := func(c *Config) { c.Mode = mode }
 		want, _ := run(t, inOrder(estate()), withMode)
-		for _, n := range []int{1, 100, 131, 200, 262} {
+		for n := 1; n < len(estate()); n += 7 { // anywhere: before, inside and after each window's peak span
 			got, h := restartAt(t, n, withMode)
 			if got != want {
 				t.Errorf("%s, restart after %d scrapes: events\n%s\nwant\n%s", mode, n, got, want)

@@ -28,7 +28,7 @@ func (s scrape) metrics() pmetric.Metrics {
 }
 
 // estate scripts three pods on two nodes scraped every 10 s from t0+5 for 20 minutes: webPod
-// (node-1) sends 3:1 in minutes 2-5 and 0.5:1 otherwise, webPod2 (node-2) 3:1 in minutes 8-12
+// (node-1) sends 3:1 to 3.8:1 in minutes 2-5 and 0.5:1 otherwise, webPod2 (node-2) 3:1 in minutes 8-12
 // with every third span normal, fluentdPod (node-1) 0.5:1 throughout.
 func estate() []scrape {
 	var out []scrape
@@ -40,7 +40,7 @@ func estate() []scrape {
 			switch {
 			case p == webPod && min >= 2 && min <= 5,
 				p == webPod2 && min >= 8 && min <= 12 && sec%30 != 5:
-				in = 300
+				in = 300 + 20*(sec/10%5) // spans differ, so the window's peak span is one of them
 			}
 			t := tot[p.uid]
 			if t == nil {
