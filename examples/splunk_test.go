@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog"
+
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 	"github.com/k8snetio/k8snetioanomaly/internal/engine"
 )
@@ -512,19 +514,48 @@ func TestSplunkFieldsExist(t *testing.T) {
 	}
 
 	podEvent := replayEvent(t)
-	podFields := splunkFields(podEvent)
-	shiftFields := splunkFields(shiftRecord(t, podEvent))
-	if hasField(shiftFields, "risk_score") || hasField(shiftFields, "threat_object") || hasField(shiftFields, "annotations.*") {
-		t.Errorf("a service-shift record carries risk fields: %v", shiftFields)
+	podSets := []map[string]bool{splunkFields(podEvent)}
+	shiftSets := []map[string]bool{splunkFields(shiftRecord(t, podEvent))}
+	if path := os.Getenv("K8SNETIO_SPLUNK_EVENTS"); path != "" {
+		// Events as a HEC receiver got them (the demo's or the e2e test's events.jsonl): every
+		// field must be in each pod event and each service-shift record received.
+		pods, shifts := receivedEvents(t, path)
+		t.Logf("%s: %d pod events, %d service-shift records", path, len(pods), len(shifts))
+		if len(pods) == 0 {
+			t.Fatalf("%s has no pod event", path)
+		}
+		podSets = pods
+		if len(shifts) > 0 {
+			shiftSets = shifts
+		}
+	}
+	for _, shift := range shiftSets {
+		if hasField(shift, "risk_score") || hasField(shift, "threat_object") || hasField(shift, "annotations.*") {
+			t.Errorf("a service-shift record carries risk fields: %v", shift)
+		}
+	}
+	// in says whether every event of sets has field f; the usual rates are in an event only when
+	// the baseline has the volume columns, so one event having them is enough.
+	in := func(sets []map[string]bool, f string) bool {
+		n := 0
+		for _, set := range sets {
+			if hasField(set, f) {
+				n++
+			}
+		}
+		if f == "usual_inbound_rate" || f == "usual_outbound_rate" {
+			return n > 0
+		}
+		return n == len(sets)
 	}
 	for _, s := range spls {
 		fields := splFields(t, s.text, macros)
 		shifts := strings.Contains(s.text, "service_shift")
 		for _, f := range fields {
-			if !hasField(podFields, f) {
+			if !in(podSets, f) {
 				t.Errorf("%s uses %s, which the event does not have", s.where, f)
 			}
-			if shifts && !hasField(shiftFields, f) {
+			if shifts && !in(shiftSets, f) {
 				t.Errorf("%s reads service-shift records, which have no %s", s.where, f)
 			}
 		}
@@ -533,6 +564,43 @@ func TestSplunkFieldsExist(t *testing.T) {
 	if engine.EventTypeServiceShift != "service_shift" {
 		t.Errorf("the searches select service-shift records as event_type=service_shift, the engine writes %q", engine.EventTypeServiceShift)
 	}
+}
+
+// receivedEvents reads the file exporter's OTLP JSON lines of HEC-received events and returns
+// the Splunk field names of each pod event and each service-shift record.
+func receivedEvents(t *testing.T, path string) (pods, shifts []map[string]bool) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u plog.JSONUnmarshaler
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		ld, err := u.UnmarshalLogs([]byte(line))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			for j := 0; j < ld.ResourceLogs().At(i).ScopeLogs().Len(); j++ {
+				lrs := ld.ResourceLogs().At(i).ScopeLogs().At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					body, ok := lrs.At(k).Body().AsRaw().(map[string]any)
+					if !ok {
+						t.Fatalf("%s: a record's body is no map", path)
+					}
+					b, _ := json.Marshal(body)
+					var m map[string]any
+					_ = json.Unmarshal(b, &m)
+					if m["event_type"] == engine.EventTypeServiceShift {
+						shifts = append(shifts, splunkFields(m))
+					} else {
+						pods = append(pods, splunkFields(m))
+					}
+				}
+			}
+		}
+	}
+	return pods, shifts
 }
 
 // shiftRecord makes the service-shift record of the replay event's pod, through the engine.
