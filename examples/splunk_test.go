@@ -413,7 +413,8 @@ func splunkFields(body map[string]any) map[string]bool {
 
 // splVocabulary: the SPL commands, keywords and argument names the searches use; every other bare
 // word that is not a function (a word before "("), a value (after = < > or !), a number or a name
-// the search defines itself (after "as", or "eval <name>=") is taken for an event field.
+// the search defines itself (after "as", or "eval <name>=") is taken for an event field. A
+// command added to the searches and missing here shows up as an unknown field: add it here.
 var splVocabulary = map[string]bool{
 	"search": true, "stats": true, "timechart": true, "eval": true, "where": true, "fields": true, "table": true,
 	"sort": true, "head": true, "foreach": true, "append": true, "savedsearch": true, "rename": true,
@@ -426,7 +427,7 @@ var (
 	splMacro     = regexp.MustCompile("`([^`]+)`")
 	splDefined   = regexp.MustCompile(`\b(?:as|AS)\s+([A-Za-z_][A-Za-z0-9_.]*)|(?:\beval\s+|,\s*)([A-Za-z_][A-Za-z0-9_.]*)\s*=[^=]`)
 	splWord      = regexp.MustCompile(`(^|[^A-Za-z0-9_.*{}'<>=!@-])([A-Za-z_][A-Za-z0-9_.*{}]*)`)
-	splValueWord = regexp.MustCompile(`(?:[=<>!]=?|=)\s*([A-Za-z_0-9][A-Za-z0-9_.*@{}:-]*)`)
+	splValueWord = regexp.MustCompile(`[=<>!]=?\s*([A-Za-z_0-9][A-Za-z0-9_.*@{}:-]*)`)
 )
 
 // splFields returns the event fields an SPL text uses (see splVocabulary), after expanding macros.
