@@ -19,6 +19,21 @@ const (
 	MitreAttackID  = "T1204"
 	AnalyticStory  = "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring"
 	messagePrefix  = "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host "
+
+	// Splunk Enterprise Security's risk-based alerting: the pod is the threat object of the
+	// risk event on the node, and the seed's annotations go under the names ES gives them in
+	// the risk index (annotations.mitre_attack.mitre_technique_id, annotations.cis20, ...).
+	ThreatObjectType = "k8s_pod"
+	MitreTechnique   = "User Execution"
+	MitreTactic      = "Execution"
+	MitreTacticID    = "TA0002"
+	KillChainPhase   = "Installation"
+	NIST             = "DE.AE"
+	CIS20            = "CIS 13"
+
+	// EventTypePod and EventTypeServiceShift are the values of the body's event_type.
+	EventTypePod          = "pod_anomaly"
+	EventTypeServiceShift = "service_shift"
 )
 
 // Event is one pod's verdict for one window: the search's final `stats count values(anomalies)`.
@@ -56,7 +71,7 @@ func (ev Event) serviceShift() Event {
 
 // PutBody writes the HEC `event` object; the field names are the search's output fields.
 func (ev *Event) PutBody(m pcommon.Map) {
-	m.EnsureCapacity(20)
+	m.EnsureCapacity(28)
 	m.PutStr("k8s.cluster.name", ev.Cluster)
 	m.PutStr("host", ev.Node)
 	m.PutStr("k8s.pod.name", ev.Pod)
@@ -94,16 +109,38 @@ func (ev *Event) PutBody(m pcommon.Map) {
 	}
 	m.PutInt("peers_anomalous", int64(ev.PeersAnomalous))
 	m.PutInt("peers_total", int64(ev.PeersTotal))
-	if ev.ServiceShift {
-		// Not a risk on the node: a record for the service, for the responder's context.
+	if !ev.ServiceShift {
+		ev.putRisk(m)
+	} else {
+		// Not a risk on the node: a record for the service, for the responder's context. It
+		// has none of the risk fields (no risk_*, threat_*, annotations).
 		m.PutBool("service_shift", true)
-		m.PutStr("event_type", "service_shift")
+		m.PutStr("event_type", EventTypeServiceShift)
 		m.PutStr("message", "Service-wide network IO shift of "+ev.Service+" on cluster "+ev.Cluster+
 			": most of its pods changed together (a deploy or a load change, not one compromised pod)")
 		m.Remove("risk_score")
 		m.Remove("risk_object")
 		m.Remove("risk_object_type")
 	}
+}
+
+// putRisk adds the fields of ES's risk-based alerting, next to the search's own: the same
+// message as risk_message, the pod as threat object, and the detection's annotations.
+func (ev *Event) putRisk(m pcommon.Map) {
+	m.PutStr("event_type", EventTypePod)
+	m.PutStr("risk_message", messagePrefix+ev.Node)
+	m.PutStr("threat_object", ev.Namespace+"/"+ev.Pod)
+	m.PutStr("threat_object_type", ThreatObjectType)
+	a := m.PutEmptyMap("annotations")
+	a.PutEmptySlice("analytic_story").AppendEmpty().SetStr(AnalyticStory)
+	a.PutEmptySlice("cis20").AppendEmpty().SetStr(CIS20)
+	a.PutEmptySlice("kill_chain_phases").AppendEmpty().SetStr(KillChainPhase)
+	mitre := a.PutEmptyMap("mitre_attack")
+	mitre.PutEmptySlice("mitre_tactic").AppendEmpty().SetStr(MitreTactic)
+	mitre.PutEmptySlice("mitre_tactic_id").AppendEmpty().SetStr(MitreTacticID)
+	mitre.PutEmptySlice("mitre_technique").AppendEmpty().SetStr(MitreTechnique)
+	mitre.PutEmptySlice("mitre_technique_id").AppendEmpty().SetStr(MitreAttackID)
+	a.PutEmptySlice("nist").AppendEmpty().SetStr(NIST)
 }
 
 // Body returns the event object as plain Go values, as the HEC exporter would send it.

@@ -50,6 +50,23 @@ func TestEventBody(t *testing.T) {
 		"outbound_rate":   10.0,
 		"peers_anomalous": int64(1),
 		"peers_total":     int64(1),
+		// Splunk ES risk-based alerting, next to the fields above.
+		"event_type":         "pod_anomaly",
+		"risk_message":       "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host node-1",
+		"threat_object":      "default/web-7c5ddbdf54-x8f2k",
+		"threat_object_type": "k8s_pod",
+		"annotations": map[string]any{
+			"analytic_story":    []any{"Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring"},
+			"cis20":             []any{"CIS 13"},
+			"kill_chain_phases": []any{"Installation"},
+			"mitre_attack": map[string]any{
+				"mitre_tactic":       []any{"Execution"},
+				"mitre_tactic_id":    []any{"TA0002"},
+				"mitre_technique":    []any{"User Execution"},
+				"mitre_technique_id": []any{"T1204"},
+			},
+			"nist": []any{"DE.AE"},
+		},
 	}
 	got := ev.Body()
 	for k, w := range want {
@@ -93,6 +110,23 @@ func TestEventPeerContext(t *testing.T) {
 		if !reflect.DeepEqual(ev[k], w) {
 			t.Errorf("%s = %#v, want %#v", k, ev[k], w)
 		}
+	}
+}
+
+// TestServiceShiftBodyHasNoRisk: the service-shift record of windowEvent's pod keeps the pod
+// event's context but carries none of the risk or threat fields (it is no risk on the node).
+func TestServiceShiftBodyHasNoRisk(t *testing.T) {
+	ev := windowEvent(t).serviceShift()
+	b := ev.Body()
+	for _, k := range []string{"risk_score", "risk_object", "risk_object_type", "risk_message",
+		"threat_object", "threat_object_type", "annotations"} {
+		if v, ok := b[k]; ok {
+			t.Errorf("service-shift body has %s = %#v", k, v)
+		}
+	}
+	if b["event_type"] != "service_shift" || b["service_shift"] != true || b["k8s.service"] != "web" ||
+		b["peers_anomalous"] != int64(1) || b["peers_total"] != int64(1) {
+		t.Errorf("service-shift body %v", b)
 	}
 }
 
