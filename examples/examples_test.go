@@ -83,6 +83,34 @@ func TestCollectorConfigsValidate(t *testing.T) {
 			},
 		},
 		{
+			file: "scaleout/agent.yaml",
+			env: map[string]string{
+				"K8S_NODE_NAME":    "node-a",
+				"K8S_POD_IP":       "127.0.0.1",
+				"K8S_CLUSTER_NAME": "prod",
+				"GATEWAY_SERVICE":  "otelcol-k8snetio-gateway.otel",
+			},
+			overrides: map[string]string{
+				"receivers::kubeletstats::auth_type": "none",
+				"receivers::kubeletstats::endpoint":  "http://127.0.0.1:10255",
+				// The k8s resolver needs the in-cluster API when the exporter is built: the same
+				// exporter with a static ring (TestScaleOutAgent checks the k8s resolver's settings).
+				"exporters::loadbalancing::resolver": `{k8s: null, static: {hostnames: ["127.0.0.1:4317"]}}`,
+			},
+		},
+		{
+			file: "scaleout/gateway.yaml",
+			env: map[string]string{
+				"K8S_POD_IP":       "127.0.0.1",
+				"SPLUNK_HEC_URL":   "https://splunk.example.com:8088/services/collector",
+				"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
+			},
+			overrides: map[string]string{
+				"connectors::k8s_netio_anomaly::baseline::path": abs(testBaseline),
+				"extensions::file_storage::directory":           t.TempDir(),
+			},
+		},
+		{
 			file: "demo/collector.yaml",
 			env: map[string]string{
 				"DEMO_DIR":            demoDir,
@@ -316,5 +344,25 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestScaleOutAgent checks what validation cannot (its k8s resolver is replaced by a static one):
+// the agent routes by resource over the gateways' headless Service, and the gateway keeps its state
+// and HEC queue in storage.
+func TestScaleOutAgent(t *testing.T) {
+	agent := loadYAML(t, "scaleout/agent.yaml")
+	if got := agent.Get("exporters::loadbalancing::routing_key"); got != "resource" {
+		t.Errorf("routing_key %v, want resource (one pod to one gateway)", got)
+	}
+	if got := agent.Get("exporters::loadbalancing::resolver::k8s::service"); got != "${env:GATEWAY_SERVICE}" {
+		t.Errorf("k8s resolver service %v", got)
+	}
+	gateway := loadYAML(t, "scaleout/gateway.yaml")
+	if got := gateway.Get("connectors::k8s_netio_anomaly::storage"); got != "file_storage" {
+		t.Errorf("connector storage %v, want file_storage", got)
+	}
+	if got := gateway.Get("exporters::splunk_hec::sending_queue::storage"); got != "file_storage" {
+		t.Errorf("splunk_hec queue storage %v, want file_storage", got)
 	}
 }
