@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
@@ -43,7 +45,9 @@ func newBenchEstate(pods, anomalousEvery int) *benchEstate {
 		rm := rms.AppendEmpty()
 		a := rm.Resource().Attributes()
 		a.PutStr("k8s.pod.uid", fmt.Sprintf("5f6c3a1e-0000-4000-8000-%012d", i))
-		a.PutStr("k8s.pod.name", fmt.Sprintf("svc%03d-7c5ddbdf54-p%06d", i%benchServices, i))
+		// A Deployment's pod name: the service, a 10-character template hash and a 5-character
+		// suffix (the search's service pattern strips exactly that).
+		a.PutStr("k8s.pod.name", fmt.Sprintf("svc%03d-7c5ddbdf54-%s", i%benchServices, podSuffix(i)))
 		a.PutStr("k8s.namespace.name", "default")
 		a.PutStr("k8s.cluster.name", "bench")
 		a.PutStr("k8s.node.name", fmt.Sprintf("node-%03d", i/110))
@@ -64,6 +68,17 @@ func newBenchEstate(pods, anomalousEvery int) *benchEstate {
 		s.rx[i], s.tx[i] = 1_000_000, 500_000
 	}
 	return s
+}
+
+// podSuffix is i in base 36 on 5 characters, like the random suffix of a Deployment's pod.
+func podSuffix(i int) string {
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+	var b [5]byte
+	for j := len(b) - 1; j >= 0; j-- {
+		b[j] = digits[i%36]
+		i /= 36
+	}
+	return string(b[:])
 }
 
 // round moves the estate one 10 s scrape on and returns that scrape as a fresh batch: in/out = 2
@@ -113,13 +128,15 @@ func benchBaseline(b testing.TB) string {
 // pod once every pod exists and spans close.
 func BenchmarkConsumeMetrics(b *testing.B) {
 	for _, pods := range benchSizes {
-		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) { benchConsume(b, pods, 100) })
+		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) { benchConsume(b, pods, 100, 0) })
 	}
 }
 
-// BenchmarkConsumeMetricsAllAnomalous is the worst case: every pod flags in every span.
+// BenchmarkConsumeMetricsAllAnomalous is the worst case: every pod flags in every span, and the
+// window is one minute, so that every sixth scrape closes a window and every pod makes an event
+// (with the default hourly window no window would close within the run).
 func BenchmarkConsumeMetricsAllAnomalous(b *testing.B) {
-	b.Run("pods=10000", func(b *testing.B) { benchConsume(b, 10_000, 1) })
+	b.Run("pods=10000", func(b *testing.B) { benchConsume(b, 10_000, 1, time.Minute) })
 }
 
 // BenchmarkBareWalk is the floor for BenchmarkConsumeMetrics on the same fresh batches: a walk
@@ -135,9 +152,14 @@ func BenchmarkBareWalk(b *testing.B) {
 	}
 }
 
-func benchConsume(b *testing.B, pods, anomalousEvery int) {
+// benchConsume benchmarks the engine with the default configuration, or another window when
+// window is not 0.
+func benchConsume(b *testing.B, pods, anomalousEvery int, window time.Duration) {
 	cfg := DefaultConfig()
 	cfg.Baseline.Path = benchBaseline(b)
+	if window != 0 {
+		cfg.Window = window
+	}
 	events := 0
 	e, err := New(cfg, Settings{Emit: func(_ context.Context, evs []Event) { events += len(evs) }})
 	if err != nil {
@@ -148,7 +170,10 @@ func benchConsume(b *testing.B, pods, anomalousEvery int) {
 	if len(e.pods) != pods {
 		b.Fatalf("%d pods tracked, want %d", len(e.pods), pods)
 	}
-	_ = events // the default (hourly) mode emits at the hour's end, which these runs do not reach
+	if window != 0 && b.N >= 12 && events == 0 { // 18 scrapes: 3 minutes of data time
+		b.Fatal("no events: no window closed")
+	}
+	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 }
 
 // benchFeed warms consume up on a few scrapes (every pod exists, spans close), measures the heap
@@ -289,7 +314,7 @@ func TestBenchBatchShape(t *testing.T) {
 		t.Fatalf("%d spans scored, want %d", len(spans), pods)
 	}
 	for _, s := range spans[:10] {
-		if !strings.HasPrefix(s.key, "bench:svc") || s.out != 1000 {
+		if !regexp.MustCompile(`^bench:svc\d{3}$`).MatchString(s.key) || s.out != 1000 {
 			t.Errorf("span %+v", s)
 		}
 	}
