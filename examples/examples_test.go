@@ -3,6 +3,7 @@ package examples
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path"
@@ -365,4 +366,77 @@ func TestScaleOutAgent(t *testing.T) {
 	if got := gateway.Get("exporters::splunk_hec::sending_queue::storage"); got != "file_storage" {
 		t.Errorf("splunk_hec queue storage %v, want file_storage", got)
 	}
+}
+
+// TestHelmGatewayValues validates the gateway's config in helm/gateway-values.yaml with the built
+// collector, as the chart would render it from these values (keys set to null removed: Helm drops
+// them from the chart's defaults; the chart's other defaults are not available here), and checks
+// that the baseline and the storage directory are mounted.
+func TestHelmGatewayValues(t *testing.T) {
+	values := loadYAML(t, "helm/gateway-values.yaml")
+	if values.Get("mode") != "statefulset" {
+		t.Errorf("helm/gateway-values.yaml: mode %v, want statefulset", values.Get("mode"))
+	}
+	cfg, err := values.Sub("config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, err := cfg.Sub("connectors::k8s_netio_anomaly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	baselinePath := validateComponent(t, "helm/gateway-values.yaml", section)
+	mounts, _ := values.Get("extraVolumeMounts").([]any)
+	volumes, _ := values.Get("extraVolumes").([]any)
+	checkBaselineMount(t, "helm/gateway-values.yaml", baselinePath, mounts, volumes, "prod")
+	storageDir := cfg.Get("extensions::file_storage::directory")
+	if !slices.ContainsFunc(mounts, func(m any) bool { return m.(map[string]any)["mountPath"] == storageDir }) {
+		t.Errorf("helm/gateway-values.yaml mounts no volume at file_storage's directory %v", storageDir)
+	}
+
+	collector := os.Getenv("K8SNETIO_COLLECTOR")
+	if collector == "" {
+		t.Skip("K8SNETIO_COLLECTOR is not set (make test sets it to the ocb-built collector)")
+	}
+	rendered := dropNulls(cfg.ToStringMap())
+	data, err := json.Marshal(rendered) // JSON is YAML
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "gateway-values-config.yaml")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(testBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateWithCollector(t, collector, collectorConfig{
+		file: file,
+		env: map[string]string{
+			"MY_POD_IP":        "127.0.0.1",
+			"SPLUNK_HEC_URL":   "https://splunk.example.com:8088/services/collector",
+			"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
+		},
+		overrides: map[string]string{
+			"connectors::k8s_netio_anomaly::baseline::path": abs,
+			"extensions::file_storage::directory":           t.TempDir(),
+		},
+	})
+}
+
+// dropNulls removes the keys whose value is null, at every level, as Helm does when it merges values
+// over a chart's defaults.
+func dropNulls(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+		case map[string]any:
+			out[k] = dropNulls(v)
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }
