@@ -4,6 +4,7 @@ package examples
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -358,6 +359,15 @@ func TestScaleOutAgent(t *testing.T) {
 	}
 	if got := agent.Get("exporters::loadbalancing::resolver::k8s::service"); got != "${env:GATEWAY_SERVICE}" {
 		t.Errorf("k8s resolver service %v", got)
+	}
+	docs := loadYAMLDocs(t, "k8s/gateway-statefulset.yaml")
+	svc, sts := docs[0], docs[1]
+	if svc.Get("spec::clusterIP") != "None" || sts.Get("spec::serviceName") != svc.Get("metadata::name") {
+		t.Errorf("k8s/gateway-statefulset.yaml: the StatefulSet's serviceName %v is not the headless Service %v",
+			sts.Get("spec::serviceName"), svc.Get("metadata::name"))
+	}
+	if want := fmt.Sprintf("%v.%v", svc.Get("metadata::name"), svc.Get("metadata::namespace")); want != "otelcol-k8snetio-gateway.otel" {
+		t.Errorf("the agent's GATEWAY_SERVICE example is otelcol-k8snetio-gateway.otel, the Service is %s", want)
 	}
 	gateway := loadYAML(t, "scaleout/gateway.yaml")
 	if got := gateway.Get("connectors::k8s_netio_anomaly::storage"); got != "file_storage" {
