@@ -360,6 +360,9 @@ func TestScaleOutAgent(t *testing.T) {
 	if got := agent.Get("exporters::loadbalancing::resolver::k8s::service"); got != "${env:GATEWAY_SERVICE}" {
 		t.Errorf("k8s resolver service %v", got)
 	}
+	if got := agent.Get("exporters::loadbalancing::resolver::k8s::return_hostnames"); got != true {
+		t.Errorf("k8s resolver return_hostnames %v, want true (stable ring members across gateway restarts)", got)
+	}
 	docs := loadYAMLDocs(t, "k8s/gateway-statefulset.yaml")
 	svc, sts := docs[0], docs[1]
 	if svc.Get("spec::clusterIP") != "None" || sts.Get("spec::serviceName") != svc.Get("metadata::name") {
