@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +28,7 @@ const scaleOutGateways = 3
 // gives on the metrics the agent sent (one engine seeing every pod), with no duplicates, but for
 // the peer context (peers_total, peers_anomalous: a gateway counts only the pods of the service it
 // holds), and every gateway must have carried a share of the pods, each pod on one gateway only.
+// The gateways also learn per pod: their partial baselines merged equal one learner's (item 3).
 func TestScaleOut(t *testing.T) {
 	bins := requireBinaries(t)
 	replayBin := filepath.Join(filepath.Dir(bins.kubeletsim), "k8snetio")
@@ -192,6 +197,63 @@ func TestScaleOut(t *testing.T) {
 	if len(owner) != len(sim.scenario.Pods) {
 		t.Errorf("%d pods reached the gateways, the scenario has %d", len(owner), len(sim.scenario.Pods))
 	}
+
+	// One cluster baseline from the shards: the gateways' partial files (written at their
+	// shutdown, which closes every span) merged with `k8snetio baseline merge` equal the baseline
+	// one learner builds from the same metrics (`k8snetio baseline build` on the agent's file).
+	var parts []string
+	for _, g := range gateways {
+		parts = append(parts, g.learnedPath)
+	}
+	merged, single := filepath.Join(dir, "merged.csv"), filepath.Join(dir, "single.csv")
+	runK8snetio(t, replayBin, append([]string{"baseline", "merge", "--out", merged}, parts...)...)
+	runK8snetio(t, replayBin, "baseline", "build", "--config", gateways[0].configPath, "--out", single, agent.metricsPath)
+	compareBaselines(t, mustReadCSV(t, merged), mustReadCSV(t, single))
+}
+
+func runK8snetio(t *testing.T, bin string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("k8snetio %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	t.Logf("k8snetio %s: %s", args[1], strings.TrimSpace(string(out)))
+}
+
+// compareBaselines checks that two baseline files hold the same columns, keys and figures, the
+// floating-point ones up to rounding (a merge combines means and variances pairwise).
+func compareBaselines(t *testing.T, merged, single csvTable) {
+	t.Helper()
+	if strings.Join(merged.header, ",") != strings.Join(single.header, ",") {
+		t.Fatalf("merged columns %v, one learner's %v", merged.header, single.header)
+	}
+	if len(merged.rows) != len(single.rows) || len(single.rows) == 0 {
+		t.Errorf("merged %d keys, one learner %d", len(merged.rows), len(single.rows))
+	}
+	rows := map[string][]string{}
+	for _, r := range merged.rows {
+		rows[r[0]] = r
+	}
+	for _, want := range single.rows {
+		got, ok := rows[want[0]]
+		if !ok {
+			t.Errorf("key %s: not in the merged baseline", want[0])
+			continue
+		}
+		for i := 1; i < len(want); i++ {
+			if got[i] == want[i] {
+				continue
+			}
+			g, err1 := strconv.ParseFloat(got[i], 64)
+			w, err2 := strconv.ParseFloat(want[i], 64)
+			if err1 != nil || err2 != nil || math.Abs(g-w) > 1e-9*math.Max(1, math.Abs(w)) {
+				t.Errorf("key %s, %s: merged %q, one learner %q", want[0], single.header[i], got[i], want[i])
+			}
+		}
+	}
+	t.Logf("merged baseline of %d keys equals one learner's", len(single.rows))
 }
 
 // withoutPeers splits an event's canonical JSON into the rest and its [peers_anomalous, peers_total].
@@ -240,6 +302,7 @@ type scaleOutGateway struct {
 	*collector
 	otlpEndpoint string
 	events       *eventsFile
+	learnedPath  string // its partial baseline
 }
 
 func writeGatewayConfig(t *testing.T, bins binaries, dir string, sim *simulator) *scaleOutGateway {
@@ -255,6 +318,7 @@ func writeGatewayConfig(t *testing.T, bins binaries, dir string, sim *simulator)
 		metricsPath: filepath.Join(dir, "metrics.json"),
 	}}
 	g.events = newEventsFile(g.eventsPath)
+	g.learnedPath = filepath.Join(dir, "learned.csv")
 	g.otlpEndpoint = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	hecPort := freePort(t)
 	fileExporter := func(path string) map[string]any {
@@ -273,6 +337,10 @@ func writeGatewayConfig(t *testing.T, bins binaries, dir string, sim *simulator)
 			"count_threshold": countThreshold,
 			"baseline":        map[string]any{"path": sim.baseline},
 			"event":           map[string]any{"sourcetype": eventSourcetype, "source": eventSource, "index": eventIndex},
+			// Each gateway learns its partial baseline (issue 9, item 3): per pod, with the
+			// signal counts and no min_count, so that the parts merge exactly.
+			"learn": map[string]any{"enabled": true, "per_pod": true, "signal_counts": true, "min_count": 0,
+				"path": g.learnedPath, "write_interval": "5s"},
 		}},
 		"exporters": map[string]any{
 			"file/metrics": fileExporter(g.metricsPath),
