@@ -38,9 +38,16 @@ browser-check:
 	@command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 || \
 		echo "note: chromium-headless-shell not installed: TestReportInBrowser (internal/evalreport) will skip; 'apt-get install chromium-headless-shell' to run it"
 
-## bench: the engine's throughput benchmark (ns and allocations per data point)
+## bench: the engine on fresh batches of 1k, 10k and 100k pods next to the bare-walk floor
+## (ns, allocations per data point, heap per pod); a fixed number of scrapes per size keeps it
+## to about two minutes
+BENCH_RUN = $(GO) test -run '^$$' -benchmem -count $(BENCHCOUNT) ./internal/engine/ -bench
+BENCHCOUNT ?= 1
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/engine/
+	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=1000$$' -benchtime 300x
+	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=10000$$' -benchtime 40x
+	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=100000$$' -benchtime 6x
+	$(BENCH_RUN) '^BenchmarkConsumeMetricsAllAnomalous$$' -benchtime 40x
 
 ## fuzz: fuzz the ingest path and the two file parsers, FUZZTIME each (make test runs only their seeds)
 FUZZTIME ?= 1m

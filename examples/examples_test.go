@@ -3,6 +3,8 @@ package examples
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -76,6 +78,34 @@ func TestCollectorConfigsValidate(t *testing.T) {
 				"SPLUNK_HEC_URL":   "https://splunk.example.com:8088/services/collector",
 				"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
 				"OTLP_BACKEND":     "backend.example.com:4317",
+			},
+			overrides: map[string]string{
+				"connectors::k8s_netio_anomaly::baseline::path": abs(testBaseline),
+				"extensions::file_storage::directory":           t.TempDir(),
+			},
+		},
+		{
+			file: "scaleout/agent.yaml",
+			env: map[string]string{
+				"K8S_NODE_NAME":    "node-a",
+				"K8S_POD_IP":       "127.0.0.1",
+				"K8S_CLUSTER_NAME": "prod",
+				"GATEWAY_SERVICE":  "otelcol-k8snetio-gateway.otel",
+			},
+			overrides: map[string]string{
+				"receivers::kubeletstats::auth_type": "none",
+				"receivers::kubeletstats::endpoint":  "http://127.0.0.1:10255",
+				// The k8s resolver needs the in-cluster API when the exporter is built: the same
+				// exporter with a static ring (TestScaleOutAgent checks the k8s resolver's settings).
+				"exporters::loadbalancing::resolver": `{k8s: null, static: {hostnames: ["127.0.0.1:4317"]}}`,
+			},
+		},
+		{
+			file: "scaleout/gateway.yaml",
+			env: map[string]string{
+				"K8S_POD_IP":       "127.0.0.1",
+				"SPLUNK_HEC_URL":   "https://splunk.example.com:8088/services/collector",
+				"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
 			},
 			overrides: map[string]string{
 				"connectors::k8s_netio_anomaly::baseline::path": abs(testBaseline),
@@ -317,4 +347,109 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.WriteFile(to, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestScaleOutAgent checks what validation cannot (its k8s resolver is replaced by a static one):
+// the agent routes by resource over the gateways' headless Service, and the gateway keeps its state
+// and HEC queue in storage.
+func TestScaleOutAgent(t *testing.T) {
+	agent := loadYAML(t, "scaleout/agent.yaml")
+	if got := agent.Get("exporters::loadbalancing::routing_key"); got != "resource" {
+		t.Errorf("routing_key %v, want resource (one pod to one gateway)", got)
+	}
+	if got := agent.Get("exporters::loadbalancing::resolver::k8s::service"); got != "${env:GATEWAY_SERVICE}" {
+		t.Errorf("k8s resolver service %v", got)
+	}
+	if got := agent.Get("exporters::loadbalancing::resolver::k8s::return_hostnames"); got != true {
+		t.Errorf("k8s resolver return_hostnames %v, want true (stable ring members across gateway restarts)", got)
+	}
+	docs := loadYAMLDocs(t, "k8s/gateway-statefulset.yaml")
+	svc, sts := docs[0], docs[1]
+	if svc.Get("spec::clusterIP") != "None" || sts.Get("spec::serviceName") != svc.Get("metadata::name") {
+		t.Errorf("k8s/gateway-statefulset.yaml: the StatefulSet's serviceName %v is not the headless Service %v",
+			sts.Get("spec::serviceName"), svc.Get("metadata::name"))
+	}
+	if want := fmt.Sprintf("%v.%v", svc.Get("metadata::name"), svc.Get("metadata::namespace")); want != "otelcol-k8snetio-gateway.otel" {
+		t.Errorf("the agent's GATEWAY_SERVICE example is otelcol-k8snetio-gateway.otel, the Service is %s", want)
+	}
+	gateway := loadYAML(t, "scaleout/gateway.yaml")
+	if got := gateway.Get("connectors::k8s_netio_anomaly::storage"); got != "file_storage" {
+		t.Errorf("connector storage %v, want file_storage", got)
+	}
+	if got := gateway.Get("exporters::splunk_hec::sending_queue::storage"); got != "file_storage" {
+		t.Errorf("splunk_hec queue storage %v, want file_storage", got)
+	}
+}
+
+// TestHelmGatewayValues validates the gateway's config in helm/gateway-values.yaml with the built
+// collector, as the chart would render it from these values (keys set to null removed: Helm drops
+// them from the chart's defaults; the chart's other defaults are not available here), and checks
+// that the baseline and the storage directory are mounted.
+func TestHelmGatewayValues(t *testing.T) {
+	values := loadYAML(t, "helm/gateway-values.yaml")
+	if values.Get("mode") != "statefulset" {
+		t.Errorf("helm/gateway-values.yaml: mode %v, want statefulset", values.Get("mode"))
+	}
+	cfg, err := values.Sub("config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, err := cfg.Sub("connectors::k8s_netio_anomaly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	baselinePath := validateComponent(t, "helm/gateway-values.yaml", section)
+	mounts, _ := values.Get("extraVolumeMounts").([]any)
+	volumes, _ := values.Get("extraVolumes").([]any)
+	checkBaselineMount(t, "helm/gateway-values.yaml", baselinePath, mounts, volumes, "prod")
+	storageDir := cfg.Get("extensions::file_storage::directory")
+	if !slices.ContainsFunc(mounts, func(m any) bool { return m.(map[string]any)["mountPath"] == storageDir }) {
+		t.Errorf("helm/gateway-values.yaml mounts no volume at file_storage's directory %v", storageDir)
+	}
+
+	collector := os.Getenv("K8SNETIO_COLLECTOR")
+	if collector == "" {
+		t.Skip("K8SNETIO_COLLECTOR is not set (make test sets it to the ocb-built collector)")
+	}
+	rendered := dropNulls(cfg.ToStringMap())
+	data, err := json.Marshal(rendered) // JSON is YAML
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "gateway-values-config.yaml")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(testBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateWithCollector(t, collector, collectorConfig{
+		file: file,
+		env: map[string]string{
+			"MY_POD_IP":        "127.0.0.1",
+			"SPLUNK_HEC_URL":   "https://splunk.example.com:8088/services/collector",
+			"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
+		},
+		overrides: map[string]string{
+			"connectors::k8s_netio_anomaly::baseline::path": abs,
+			"extensions::file_storage::directory":           t.TempDir(),
+		},
+	})
+}
+
+// dropNulls removes the keys whose value is null, at every level, as Helm does when it merges values
+// over a chart's defaults.
+func dropNulls(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+		case map[string]any:
+			out[k] = dropNulls(v)
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }

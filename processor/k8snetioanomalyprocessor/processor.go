@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/k8snetio/k8snetioanomaly/internal/engine"
 	"github.com/k8snetio/k8snetioanomaly/internal/enginehost"
 )
 
@@ -17,16 +18,26 @@ import (
 var capabilities = consumer.Capabilities{MutatesData: false}
 
 // newMetricsProcessor passes every metric on unchanged and lets the engine read them on the way.
-func newMetricsProcessor(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics, in *enginehost.Instance) (processor.Metrics, error) {
-	eng := in.Engine()
-	return processorhelper.NewMetrics(ctx, set, cfg, next,
-		func(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
-			eng.ConsumeMetrics(ctx, md)
-			return md, nil
-		},
-		processorhelper.WithCapabilities(capabilities),
-		processorhelper.WithStart(in.Start),
-		processorhelper.WithShutdown(in.Shutdown))
+// It is not built with processorhelper, whose wrapper walks every batch twice more to count its
+// points for its incoming/outgoing items (equal here: nothing is added or removed); the collector
+// counts every processor's consumed and produced items itself (otelcol_processor_consumed_items,
+// otelcol_processor_produced_items), and the engine walks the batch once.
+func newMetricsProcessor(_ context.Context, _ processor.Settings, _ component.Config, next consumer.Metrics, in *enginehost.Instance) (processor.Metrics, error) {
+	return &metricsProcessor{StartFunc: in.Start, ShutdownFunc: in.Shutdown, eng: in.Engine(), next: next}, nil
+}
+
+type metricsProcessor struct {
+	component.StartFunc
+	component.ShutdownFunc
+	eng  *engine.Engine
+	next consumer.Metrics
+}
+
+func (p *metricsProcessor) Capabilities() consumer.Capabilities { return capabilities }
+
+func (p *metricsProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	p.eng.ConsumeMetrics(ctx, md)
+	return p.next.ConsumeMetrics(ctx, md)
 }
 
 // newLogsProcessor passes its own logs on unchanged; the shared engine adds the anomaly events
