@@ -304,10 +304,11 @@ func trainBaseline(m *evalMode, train []pmetric.Metrics, logger *zap.Logger) (*b
 	}
 	learner := engine.NewLearner(m.cfg)
 	eng, err := engine.New(m.cfg, engine.Settings{
-		Logger:   logger,
-		Baseline: empty,
-		Observer: learner,
-		Emit:     func(context.Context, []engine.Event) {}, // nothing is scored against an empty baseline
+		Logger:       logger,
+		Baseline:     empty,
+		Observer:     learner,
+		DataTimeOnly: true,                                     // recordings have no wall clock: judge time by their own data
+		Emit:         func(context.Context, []engine.Event) {}, // nothing is scored against an empty baseline
 	})
 	if err != nil {
 		return nil, err
@@ -354,10 +355,11 @@ func detect(m *evalMode, recs []pmetric.Metrics, logger *zap.Logger) (*evalrepor
 	var c counts
 	var now time.Time // the newest data time fed so far
 	eng, err := engine.New(m.cfg, engine.Settings{
-		Logger:    logger,
-		Telemetry: c.telemetry(),
-		Baseline:  m.reloader,
-		Observer:  obs,
+		Logger:       logger,
+		Telemetry:    c.telemetry(),
+		Baseline:     m.reloader,
+		Observer:     obs,
+		DataTimeOnly: true,
 		Emit: func(_ context.Context, evs []engine.Event) {
 			for _, ev := range evs {
 				mode.Events = append(mode.Events, evalreport.Event{Event: ev, Emitted: now})
