@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -258,6 +260,10 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 			time.Duration(st.Span), time.Duration(st.Window), e.cfg.Span, e.cfg.Window)
 	case name != detectPrefix+st.Source || !validNodeName(st.Source):
 		return fmt.Errorf("names source %q", st.Source)
+	case !validTime(st.Newest) || !validTime(st.Watermark+int64(e.cfg.Lateness)) || !validTime(st.Swept) || !validTime(st.Closed):
+		return errors.New("times out of range")
+	case len(st.Pods) > e.cfg.Limits.MaxPods || len(st.Windows) > maxSavedWindows:
+		return fmt.Errorf("%d pods and %d windows: more than the limits allow", len(st.Pods), len(st.Windows))
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -292,7 +298,7 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 		}
 	}
 	for _, p := range pods {
-		src.pods[p.id], e.pods[p.id] = p, p
+		src.pods, e.pods[p.id] = append(src.pods, p), p
 		if p.peerCounted {
 			e.peers.of(p.peerWindow, p.key).total++ // the peer counts are the sums of the pods' parts
 		}
@@ -308,11 +314,20 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 	return nil
 }
 
+// maxAnomalyText bounds a restored anomaly text: the engine's own are a few hundred bytes.
+const maxAnomalyText = 4096
+
+// maxSavedWindows bounds the open windows one saved node may bring back.
+const maxSavedWindows = 1000
+
 // restorePod rebuilds a pod with the current config (service pattern, exclusions); nil means
 // the pod is excluded now and holds no state.
 func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 	if !validPodName(ps.Name) || !validNamespace(ps.Namespace) || !validClusterName(ps.Cluster) || !validUID(ps.UID) {
 		return nil, fmt.Errorf("invalid names %q/%q/%q", ps.Cluster, ps.Namespace, ps.Name)
+	}
+	if !validTime(ps.ScoredThrough) || !validTime(ps.LastSeen) || !validTime(ps.PeerWindow) {
+		return nil, errors.New("times out of range")
 	}
 	if len(ps.Series) > 2*e.cfg.Limits.MaxInterfaces {
 		return nil, fmt.Errorf("%d series, more than limits.max_interfaces allows", len(ps.Series))
@@ -354,7 +369,12 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 	return p, nil
 }
 
-func validReading(r readingState) bool { return r.V >= 0 && !math.IsInf(r.V, 1) }
+func validReading(r readingState) bool {
+	return r.V >= 0 && !math.IsInf(r.V, 1) && validTime(r.Ts) && validTime(r.Start)
+}
+
+// validTime is what ingest takes (and 0, an unset time).
+func validTime(t int64) bool { return t >= 0 && t <= maxTime }
 
 func (e *Engine) restoreWindow(w *windows, ws windowState, node string) error {
 	if floorTo(ws.Start, w.length) != ws.Start {
@@ -365,9 +385,18 @@ func (e *Engine) restoreWindow(w *windows, ws windowState, node string) error {
 		groups = map[groupKey]*windowCount{}
 		w.open[ws.Start] = groups
 	}
+	if !validTime(ws.Start) || len(ws.Groups) > e.cfg.Limits.MaxPods {
+		return errors.New("start out of range, or more groups than limits.max_pods")
+	}
 	for _, gs := range ws.Groups {
-		if !validPodName(gs.Pod) || !validNamespace(gs.Namespace) || !validClusterName(gs.Cluster) || gs.Count < 0 {
+		if !validPodName(gs.Pod) || !validNamespace(gs.Namespace) || !validClusterName(gs.Cluster) || !validService(gs.Service) ||
+			gs.Count < 0 || len(gs.Anomalies) > w.maxAnomalies {
 			return fmt.Errorf("invalid group %q/%q/%q", gs.Cluster, gs.Namespace, gs.Pod)
+		}
+		for _, a := range gs.Anomalies {
+			if len(a) > maxAnomalyText || !utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsControl) {
+				return fmt.Errorf("invalid anomaly text of %q", gs.Pod)
+			}
 		}
 		g := groupKey{cluster: gs.Cluster, node: node, pod: gs.Pod, namespace: gs.Namespace, service: gs.Service}
 		if !validReading(readingState{V: gs.PeakIn}) || !validReading(readingState{V: gs.PeakOut}) || math.IsNaN(gs.PeakZ) || math.IsInf(gs.PeakZ, 0) {

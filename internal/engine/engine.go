@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,9 +174,18 @@ func (e *Engine) Tick(ctx context.Context) {
 	}
 	e.mu.Lock()
 	now := e.set.Now()
-	for _, src := range e.sources {
+	for _, src := range e.sortedSources() {
 		quiet := now.Sub(src.lastArrival)
-		if !src.seen || quiet < e.cfg.IdleFlush {
+		if !src.seen {
+			// A node that never sent a point that moves time (only first scrapes, or points
+			// that were all dropped) has nothing to score: forget it after pod_expiry, or its
+			// pods would hold max_pods slots forever.
+			if quiet >= e.cfg.Limits.PodExpiry {
+				e.forgetSource(src)
+			}
+			continue
+		}
+		if quiet < e.cfg.IdleFlush {
 			continue
 		}
 		if wm := src.arrivalNewest - e.lateness + int64(quiet-e.cfg.IdleFlush); wm > src.watermark {
@@ -191,7 +202,7 @@ func (e *Engine) Tick(ctx context.Context) {
 // reported.
 func (e *Engine) Flush(ctx context.Context) {
 	e.mu.Lock()
-	for _, src := range e.sources {
+	for _, src := range e.sortedSources() {
 		if !src.seen {
 			continue
 		}
@@ -331,15 +342,19 @@ func (e *Engine) sweep(src *source) {
 	src.catchUp = false
 	expireBefore := through - int64(e.cfg.Limits.PodExpiry)
 	b := e.baselines.Current()
-	for id, p := range src.pods {
+	kept := src.pods[:0]
+	for _, p := range src.pods {
 		if p.pending > 0 {
 			e.closeSpans(p, through, b)
 		}
 		if p.pending == 0 && p.lastSeen < expireBefore {
-			delete(src.pods, id)
-			delete(e.pods, id)
+			delete(e.pods, p.id)
+			continue
 		}
+		kept = append(kept, p)
 	}
+	clear(src.pods[len(kept):]) // let the forgotten pods go
+	src.pods = kept
 	src.swept = through
 	first := len(e.pending)
 	e.pending = src.windows.closeThrough(through, e.pending)
@@ -347,6 +362,25 @@ func (e *Engine) sweep(src *source) {
 	if len(src.pods) == 0 && len(src.windows.open) == 0 {
 		delete(e.sources, src.name)
 	}
+}
+
+// sortedSources returns the sources by name, so that what one Tick or Flush closes comes out in
+// the same order (and with the same peer counts) every time.
+func (e *Engine) sortedSources() []*source {
+	out := make([]*source, 0, len(e.sources))
+	for _, src := range e.sources {
+		out = append(out, src)
+	}
+	slices.SortFunc(out, func(a, b *source) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// forgetSource drops a source and its pods.
+func (e *Engine) forgetSource(src *source) {
+	for _, p := range src.pods {
+		delete(e.pods, p.id)
+	}
+	delete(e.sources, src.name)
 }
 
 // advanceObserver tells the learner which spans are complete everywhere (those every source has
@@ -357,7 +391,12 @@ func (e *Engine) advanceObserver() {
 	}
 	through, closed := int64(math.MaxInt64), int64(math.MaxInt64)
 	for _, src := range e.sources {
-		through, closed = min(through, src.swept), min(closed, src.windows.closedThrough)
+		if src.seen { // a node with no time of its own holds no span back
+			through, closed = min(through, src.swept), min(closed, src.windows.closedThrough)
+		}
+	}
+	if through == math.MaxInt64 {
+		return
 	}
 	e.peers.forgetBefore(closed)
 	if e.observer != nil && through > e.observedThrough {
@@ -378,9 +417,14 @@ func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 			return
 		}
 		var sums podSpan
+		taken := 0
 		for i := range p.series {
-			p.pending -= p.series[i].takeSpan(start+e.span, e.span, &sums)
+			taken += p.series[i].takeSpan(start+e.span, e.span, &sums)
 		}
+		if taken == 0 {
+			return // cannot happen with the timestamps ingest and restore take; never loop on it
+		}
+		p.pending -= taken
 		p.scoredThrough = start + e.span
 		e.closeSpan(p, start, sums, b)
 	}

@@ -82,6 +82,13 @@ func (e *Engine) ingestMetric(m pmetric.Metric, p *pod, reason DropReason, now t
 	}
 }
 
+// maxInterfaceName bounds an interface name; Linux allows 15 bytes, a CNI's names are longer.
+const maxInterfaceName = 253
+
+// maxTime bounds the timestamps taken (2116-02-20): span and window ends computed from them stay
+// far from int64's end.
+const maxTime = int64(1) << 62
+
 // ingestPoint buffers one point of pod p, or says why it is dropped.
 func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind, now time.Time) DropReason {
 	attrs := dp.Attributes()
@@ -113,6 +120,9 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 		return DropNegative
 	}
 	ts := int64(dp.Timestamp())
+	if ts < 0 || ts > maxTime {
+		return DropFuture // past 2116 or past int64 (uint64 from the wire): no span or window end would fit
+	}
 	src := p.src
 	if src.future(ts, p.id, now, e.skew, e.lateness, e.set.DataTimeOnly) {
 		return DropFuture
@@ -124,6 +134,9 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	var iface string
 	if a, ok := attrs.Get(e.cfg.InterfaceAttribute); ok {
 		iface = a.Str()
+		if len(iface) > maxInterfaceName {
+			return DropInvalidName // it is kept per series and saved with the state: no megabyte names
+		}
 	}
 	s := p.seriesFor(iface, inbound, 2*e.cfg.Limits.MaxInterfaces)
 	if s == nil {
@@ -236,7 +249,7 @@ func (e *Engine) newPod(id podID, name, namespace, cluster, node string) (*pod, 
 		e.sources[node] = src
 	}
 	p.src = src
-	src.pods[id] = p
+	src.pods = append(src.pods, p)
 	e.pods[id] = p
 	return p, 0
 }

@@ -30,6 +30,19 @@ func validClusterName(s string) bool {
 	return true
 }
 
+// validService allows what the service pattern can leave of a valid pod name: its characters.
+func validService(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !alnum(c, false) && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
 // validUID allows what Kubernetes UIDs look like (RFC 4122 text), and nothing unbounded.
 func validUID(s string) bool {
 	if len(s) > 64 {

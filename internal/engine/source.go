@@ -7,7 +7,9 @@ import "time"
 // node that went quiet moves no time for the pods of other nodes.
 type source struct {
 	name string
-	pods map[podID]*pod
+	// pods in the order they were first seen: sweeps score them in that order, so the events'
+	// peer context does not depend on map order and a replay gives the same events every time.
+	pods []*pod
 
 	newest    int64 // newest usable point time, Unix ns
 	seen      bool
@@ -31,7 +33,7 @@ type source struct {
 }
 
 func newSource(name string, cfg *Config) *source {
-	return &source{name: name, pods: map[podID]*pod{}, windows: newWindows(cfg.Window, cfg.MaxAnomalies)}
+	return &source{name: name, windows: newWindows(cfg.Window, cfg.MaxAnomalies)}
 }
 
 // future decides whether a point at ts is too far ahead to be believed. Live, the wall clock is
