@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
+	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
 // The detection state is saved per source (node) under "detect/<node>", next to the learner's
@@ -49,9 +50,14 @@ type podState struct {
 	ScoredThrough int64  `json:"scored_through"`
 	LastSeen      int64  `json:"last_seen"`
 	// PeerWindow is the window the pod was last counted in among its service's pods.
-	PeerWindow  int64         `json:"peer_window,omitempty"`
-	PeerCounted bool          `json:"peer_counted,omitempty"`
-	Series      []seriesState `json:"series"`
+	PeerWindow  int64 `json:"peer_window,omitempty"`
+	PeerCounted bool  `json:"peer_counted,omitempty"`
+	// The recommended profile's per-pod state: the anomalous spans of the trailing window, and
+	// each direction's per-minute recent level.
+	Trail     []profile.TrailSpan  `json:"trail,omitempty"`
+	RecentIn  []profile.RecentSlot `json:"recent_in,omitempty"`
+	RecentOut []profile.RecentSlot `json:"recent_out,omitempty"`
+	Series    []seriesState        `json:"series"`
 }
 
 type seriesState struct {
@@ -105,6 +111,8 @@ func (r *readingState) UnmarshalJSON(b []byte) error {
 type windowState struct {
 	Start  int64        `json:"start"`
 	Groups []groupState `json:"groups"`
+	// ShiftReported lists the services (keys) whose service-shift record is out for the window.
+	ShiftReported []string `json:"shift_reported,omitempty"`
 }
 
 type groupState struct {
@@ -135,7 +143,10 @@ func (e *Engine) snapshot() []sourceState {
 		for _, p := range src.pods {
 			ps := podState{UID: p.id.uid, Cluster: p.cluster, Namespace: p.namespace, Name: p.name,
 				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.series)),
-				PeerWindow: p.peerWindow, PeerCounted: p.peerCounted}
+				PeerWindow: p.peerWindow, PeerCounted: p.peerCounted, Trail: p.trail.Snapshot()}
+			if p.recentIn != nil {
+				ps.RecentIn, ps.RecentOut = p.recentIn.Snapshot(), p.recentOut.Snapshot()
+			}
 			for i := range p.series {
 				s := &p.series[i]
 				ss := seriesState{Interface: s.iface, Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state()}
@@ -161,6 +172,11 @@ func (e *Engine) snapshot() []sourceState {
 					}
 				}
 				ws.Groups = append(ws.Groups, gs)
+			}
+			for k, c := range e.peers {
+				if k.window == start && c.shiftReported {
+					ws.ShiftReported = append(ws.ShiftReported, k.key)
+				}
 			}
 			st.Windows = append(st.Windows, ws)
 		}
@@ -346,6 +362,18 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 		}
 		p.excluded = true
 	}
+	for _, s := range ps.Trail {
+		if !validTime(s.End.UnixNano()) || s.Credit < 0 || s.Credit > time.Hour {
+			return nil, errors.New("trail out of range")
+		}
+	}
+	p.trail.Restore(ps.Trail)
+	if ps.RecentIn != nil || ps.RecentOut != nil {
+		p.recentIn, p.recentOut = profile.NewRecent(profile.RecentMinutes), profile.NewRecent(profile.RecentMinutes)
+		if !p.recentIn.Restore(ps.RecentIn) || !p.recentOut.Restore(ps.RecentOut) {
+			return nil, errors.New("recent level not a byte count")
+		}
+	}
 	for _, ss := range ps.Series {
 		s := p.seriesFor(ss.Interface, ss.Inbound, 2*e.cfg.Limits.MaxInterfaces)
 		if len(s.buffer) > 0 || s.primed {
@@ -399,6 +427,9 @@ func (e *Engine) restoreWindow(w *windows, ws windowState, node string) error {
 			}
 		}
 		g := groupKey{cluster: gs.Cluster, node: node, pod: gs.Pod, namespace: gs.Namespace, service: gs.Service}
+		if e.exclude.match(&pod{cluster: g.cluster, namespace: g.namespace, node: node, name: g.pod, service: g.service}) {
+			continue // excluded since it was saved: its counts make no event
+		}
 		if !validReading(readingState{V: gs.PeakIn}) || !validReading(readingState{V: gs.PeakOut}) || math.IsNaN(gs.PeakZ) || math.IsInf(gs.PeakZ, 0) {
 			return fmt.Errorf("invalid peak of %q", gs.Pod)
 		}
@@ -414,6 +445,12 @@ func (e *Engine) restoreWindow(w *windows, ws windowState, node string) error {
 			c.maxZ[s], c.flagged[s] = z, true
 		}
 		groups[g] = c
+	}
+	for _, key := range ws.ShiftReported {
+		if len(key) > 2*253+1 {
+			return errors.New("shift_reported key too long")
+		}
+		e.peers.of(ws.Start, key).shiftReported = true
 	}
 	return nil
 }

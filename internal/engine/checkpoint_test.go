@@ -153,3 +153,54 @@ func keys(m map[string][]byte) []string {
 	}
 	return out
 }
+
+// TestRestartRecommendedLosesNothing: the recommended profile's per-pod state survives a restart
+// too. webPod runs at its usual rates for an hour, then surges inbound x8 for an hour (an event at
+// the onset, then the surge is its recent level), then exfiltrates x10 for five minutes (the
+// trail). A restart anywhere gives the events of the uninterrupted run.
+func TestRestartRecommendedLosesNothing(t *testing.T) {
+	var sc []scrape
+	in, out := int64(1_000_000), int64(500_000)
+	for i := int64(0); i <= 780; i++ {
+		r, w := int64(100), int64(50)
+		switch {
+		case i > 360 && i <= 720:
+			r = 800
+		case i > 750 && i <= 780:
+			w = 500
+		}
+		if i > 0 {
+			in, out = in+10*r, out+10*w
+		}
+		sc = append(sc, scrape{webPod, 5 + 10*i, in, out})
+	}
+	feed := func(h *harness, part []scrape) {
+		for _, s := range part {
+			h.consume(s.metrics())
+		}
+	}
+	h := newHarness(t, profileCSV, recommendedProfile)
+	feed(h, sc)
+	h.e.Flush(context.Background())
+	want := bodies(h.takeEvents())
+	if strings.Count(want, "\n") != 2 {
+		t.Fatalf("uninterrupted: want the surge's onset and the exfiltration, got\n%s", want)
+	}
+	for _, n := range []int{100, 365, 380, 400, 725, 755, 760} {
+		store := &memoryStore{}
+		h1 := newHarness(t, profileCSV, recommendedProfile)
+		h1.e.set.State = store
+		h1.e.Start()
+		feed(h1, sc[:n])
+		h1.e.Shutdown(context.Background())
+		h2 := newHarness(t, profileCSV, recommendedProfile)
+		h2.e.set.State = &memoryStore{entries: store.saved}
+		h2.e.Start()
+		feed(h2, sc[n:])
+		h2.e.Flush(context.Background())
+		h2.e.Shutdown(context.Background())
+		if got := bodies(append(h1.takeEvents(), h2.takeEvents()...)); got != want {
+			t.Errorf("restart after %d scrapes: events\n%s\nwant\n%s", n, got, want)
+		}
+	}
+}

@@ -102,3 +102,35 @@ func (u Usual) WithRecent(in, out float64) Usual {
 	}
 	return u
 }
+
+// RecentSlot is one minute of a Recent, as saved across restarts.
+type RecentSlot struct {
+	Minute         int64 // Unix minute
+	Bytes, Covered float64
+}
+
+// Snapshot returns the minutes that hold data.
+func (r *Recent) Snapshot() []RecentSlot {
+	var out []RecentSlot
+	for _, s := range r.slots {
+		if s.covered > 0 {
+			out = append(out, RecentSlot{Minute: s.minute, Bytes: s.bytes, Covered: s.covered})
+		}
+	}
+	return out
+}
+
+// Restore puts saved minutes back; it reports false, taking nothing, for a value that is not a
+// byte count or a time.
+func (r *Recent) Restore(slots []RecentSlot) bool {
+	for _, s := range slots {
+		if !(s.Bytes >= 0) || math.IsInf(s.Bytes, 0) || !(s.Covered > 0) || math.IsInf(s.Covered, 0) {
+			return false
+		}
+	}
+	n := int64(len(r.slots))
+	for _, s := range slots {
+		r.slots[((s.Minute%n)+n)%n] = recentSlot{minute: s.Minute, bytes: s.Bytes, covered: s.Covered}
+	}
+	return true
+}

@@ -68,3 +68,26 @@ func (t *Trail) Len() int { return len(t.spans) }
 
 // Reset empties the trail (after an event, so the next one needs fresh evidence).
 func (t *Trail) Reset() { t.spans = t.spans[:0] }
+
+// TrailSpan is one anomalous span of a Trail, as saved across restarts.
+type TrailSpan struct {
+	End    time.Time
+	Credit time.Duration
+}
+
+// Snapshot returns the trail's spans, oldest first.
+func (t *Trail) Snapshot() []TrailSpan {
+	out := make([]TrailSpan, len(t.spans))
+	for i, s := range t.spans {
+		out[i] = TrailSpan{End: s.end, Credit: s.credit}
+	}
+	return out
+}
+
+// Restore replaces the trail's spans with saved ones (oldest first, as Snapshot gives them).
+func (t *Trail) Restore(spans []TrailSpan) {
+	t.spans = t.spans[:0]
+	for _, s := range spans {
+		t.spans = append(t.spans, trailSpan{end: s.End, credit: s.Credit})
+	}
+}
