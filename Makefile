@@ -12,10 +12,18 @@ PKGS      := ./...
 
 all: test
 
-## test: vet, gofmt and the race tests, including the end-to-end test against the built collector
+## test: vet, gofmt and the race tests, including the end-to-end test against the built collector;
+## then the Splunk app's searches against the events that test received over HEC
+E2E_EVENTS := $(BUILD_DIR)/e2e-events
 test: vet fmt-check browser-check collector tools
-	K8SNETIO_COLLECTOR=$(abspath $(COLLECTOR)) K8SNETIO_BIN=$(abspath $(BIN_DIR)) \
+	rm -rf $(E2E_EVENTS) && mkdir -p $(E2E_EVENTS)
+	K8SNETIO_COLLECTOR=$(abspath $(COLLECTOR)) K8SNETIO_BIN=$(abspath $(BIN_DIR)) K8SNETIO_E2E_EVENTS_DIR=$(abspath $(E2E_EVENTS)) \
 		$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@for f in $(E2E_EVENTS)/events-*.jsonl; do \
+		[ -s "$$f" ] || { echo "no events kept from the end-to-end test in $(E2E_EVENTS)"; exit 1; }; \
+		echo "Splunk app's fields against $$f"; \
+		K8SNETIO_SPLUNK_EVENTS=$(abspath .)/$$f $(GO) test -count=1 -run '^TestSplunkFieldsExist$$' ./examples/ || exit 1; \
+	done
 
 ## e2e: only the end-to-end tests against the built collector
 e2e: collector tools

@@ -92,6 +92,7 @@ func testDetection(t *testing.T, bins binaries, w wiring) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keepEvents(t, c.eventsPath, w)
 	for _, ev := range evs {
 		count, _ := ev.num("count")
 		start, _ := ev.num("window_start")
@@ -516,5 +517,21 @@ func TestLearning(t *testing.T) {
 	}
 	if n := mustTelemetry(t, c).sum(telLearnWriteErrors); n != 0 {
 		t.Errorf("%s = %v, want 0", telLearnWriteErrors, n)
+	}
+}
+
+// keepEvents copies the events the HEC receiver got to $K8SNETIO_E2E_EVENTS_DIR (when set), so
+// that `make test` can check the Splunk app's searches against them (examples, TestSplunkFieldsExist).
+func keepEvents(t *testing.T, path string, w wiring) {
+	dir := os.Getenv("K8SNETIO_E2E_EVENTS_DIR")
+	if dir == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "events-"+string(w)+".jsonl"), data, 0o644)
+	}
+	if err != nil {
+		t.Errorf("keeping the received events for the Splunk app's check: %v", err)
 	}
 }
