@@ -141,7 +141,7 @@ func (e *Engine) snapshot() []sourceState {
 			Closed: src.windows.closedThrough, Pods: make([]podState, 0, len(src.pods)),
 		}
 		for _, p := range src.pods {
-			ps := podState{UID: p.id.uid, Cluster: p.cluster, Namespace: p.namespace, Name: p.name,
+			ps := podState{UID: p.uid(), Cluster: p.cluster, Namespace: p.namespace, Name: p.name,
 				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.series)),
 				PeerWindow: p.peerWindow, PeerCounted: p.peerCounted, Trail: p.trail.Snapshot()}
 			if p.recentIn != nil {
@@ -348,9 +348,9 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 	if len(ps.Series) > 2*e.cfg.Limits.MaxInterfaces {
 		return nil, fmt.Errorf("%d series, more than limits.max_interfaces allows", len(ps.Series))
 	}
-	id := podID{uid: ps.UID}
+	id := uidID(ps.UID)
 	if ps.UID == "" {
-		id = podID{cluster: ps.Cluster, namespace: ps.Namespace, name: ps.Name}
+		id = nameID(ps.Cluster, ps.Namespace, ps.Name)
 	}
 	service := e.namer.service(ps.Name)
 	p := &pod{id: id, name: ps.Name, namespace: ps.Namespace, cluster: ps.Cluster, node: src.name, service: service,

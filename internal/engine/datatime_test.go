@@ -348,7 +348,7 @@ func TestInterfacesCapped(t *testing.T) {
 	if d := h.drops(); d["series_limit"] != 80000-32 || len(d) != 1 {
 		t.Errorf("dropped %v, want series_limit %d", d, 80000-32)
 	}
-	p := h.e.pods[podID{uid: webPod.uid}]
+	p := h.e.pods[uidID(webPod.uid)]
 	if len(p.series) != 32 || p.index == nil || len(p.index) != 32 {
 		t.Errorf("%d series, index %d, want 32 looked up in a map", len(p.series), len(p.index))
 	}

@@ -179,7 +179,7 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 	uid := stringAttr(attrs, attrPodUID)
 	if uid != "" {
 		// A known pod's identity was checked when it was first seen: skip the other lookups.
-		if p := e.pods[podID{uid: uid}]; p != nil {
+		if p := e.pods[uidID(uid)]; p != nil {
 			return p, 0
 		}
 	}
@@ -196,9 +196,9 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 		return nil, DropNoCluster
 	}
 	namespace := stringAttr(attrs, attrNamespace)
-	id := podID{uid: uid}
+	id := uidID(uid)
 	if uid == "" {
-		id = podID{cluster: cluster, namespace: namespace, name: name}
+		id = nameID(cluster, namespace, name)
 		if p := e.pods[id]; p != nil {
 			return p, 0
 		}

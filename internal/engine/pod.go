@@ -2,13 +2,20 @@ package engine
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
-// podID identifies a pod: by k8s.pod.uid when present, else by cluster, namespace and name.
-type podID struct {
-	uid, cluster, namespace, name string
+// podID identifies a pod: by k8s.pod.uid when present, else by cluster, namespace and name. One
+// string, not a struct of four, keeps the lookup of every resource to one short hash.
+type podID string
+
+func uidID(uid string) podID { return podID(uid) }
+
+// nameID starts with a NUL, which no valid uid has, so the two kinds never collide.
+func nameID(cluster, namespace, name string) podID {
+	return podID("\x00" + cluster + "\x00" + namespace + "\x00" + name)
 }
 
 // pod is the engine's state for one pod: its identity, its series and what of them is scored.
@@ -53,6 +60,14 @@ type reading struct {
 	ts, start int64
 	v         float64
 	kind      pointKind
+}
+
+// uid is the pod's k8s.pod.uid, or "" for a pod known by its names.
+func (p *pod) uid() string {
+	if strings.HasPrefix(string(p.id), "\x00") {
+		return ""
+	}
+	return string(p.id)
 }
 
 // seriesIndexFrom is the series count from which a pod looks its series up in a map.

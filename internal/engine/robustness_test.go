@@ -32,7 +32,7 @@ func TestNodeWithoutTimeHoldsNothingBack(t *testing.T) {
 	if len(h.e.peers) > 5 {
 		t.Errorf("%d peer-count entries kept for 1-minute windows", len(h.e.peers))
 	}
-	if h.e.pods[podID{uid: "uid-ghost"}] != nil || h.e.sources["node-9"] != nil {
+	if h.e.pods[uidID("uid-ghost")] != nil || h.e.sources["node-9"] != nil {
 		t.Error("the ghost pod and its node are never forgotten")
 	}
 }
