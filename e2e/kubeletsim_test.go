@@ -57,11 +57,17 @@ func startSimulator(t *testing.T, bins binaries, dir string, span time.Duration)
 // startSimulatorWith is startSimulator with another incidents file.
 func startSimulatorWith(t *testing.T, bins binaries, dir string, span time.Duration, incidents string) *simulator {
 	t.Helper()
+	return startSimulatorOn(t, bins, dir, span, "testdata/cluster.json", incidents)
+}
+
+// startSimulatorOn is startSimulatorWith on another cluster file.
+func startSimulatorOn(t *testing.T, bins binaries, dir string, span time.Duration, cluster, incidents string) *simulator {
+	t.Helper()
 	s := &simulator{baseline: filepath.Join(dir, "sim-baseline.csv")}
 	scenarioPath := filepath.Join(dir, "scenario.json")
 	s.proc = startProcess(t, "kubeletsim", bins.kubeletsim,
 		"--listen", "127.0.0.1:0",
-		"--config", "testdata/cluster.json",
+		"--config", cluster,
 		"--incidents", incidents,
 		"--seed", "7",
 		"--scenario-out", scenarioPath,
