@@ -488,13 +488,17 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 	}
 }
 
-// countPeer counts the pod once among its service's pods scored in the span's window.
+// countPeer counts the pod once among its service's pods scored in the span's window. The pod
+// keeps its window's count, so a span costs a map lookup only when the pod enters a new window.
 func (e *Engine) countPeer(p *pod, start int64) *peerCount {
 	wstart := p.src.windows.startOf(start)
-	peers := e.peers.of(wstart, p.key)
+	if p.peerCounted && p.peerWindow == wstart && p.peers != nil {
+		return p.peers
+	}
+	p.peers = e.peers.of(wstart, p.key)
 	if p.peerWindow != wstart || !p.peerCounted {
 		p.peerWindow, p.peerCounted = wstart, true
-		peers.total++
+		p.peers.total++
 	}
-	return peers
+	return p.peers
 }

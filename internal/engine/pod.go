@@ -33,8 +33,9 @@ type pod struct {
 	scoredThrough int64 // spans ending at or before it are scored: their points are late
 	peerWindow    int64 // the window this pod was last counted in among its service's pods
 	peerCounted   bool
-	lastSeen      int64 // Unix ns of the newest point
-	pending       int   // points waiting in the series' reorder buffers
+	peers         *peerCount // that window's count, once looked up
+	lastSeen      int64      // Unix ns of the newest point
+	pending       int        // points waiting in the series' reorder buffers
 
 	// The recommended profile's per-pod state: the anomalous spans of the last minutes, and
 	// each direction's recent level (allocated with the pod's first scored span).
