@@ -112,14 +112,20 @@ func (q *eventQueue) run() {
 		case it := <-q.ch:
 			q.process(it)
 		case <-q.stop:
-			for {
-				select {
-				case it := <-q.ch:
-					q.process(it)
-				default:
-					return
-				}
-			}
+			q.drain()
+			return
+		}
+	}
+}
+
+// drain processes what is queued, without waiting for more.
+func (q *eventQueue) drain() {
+	for {
+		select {
+		case it := <-q.ch:
+			q.process(it)
+		default:
+			return
 		}
 	}
 }
@@ -199,15 +205,8 @@ func (q *eventQueue) sync(ctx context.Context) {
 func (q *eventQueue) shutdown(ctx context.Context) {
 	defer q.cancel()
 	if q.done == nil {
-		// Never started (the collector failed before the start): hand off here.
-		for {
-			select {
-			case it := <-q.ch:
-				q.process(it)
-			default:
-				return
-			}
-		}
+		q.drain() // never started (the collector failed before the start): hand off here
+		return
 	}
 	close(q.stop)
 	select {
