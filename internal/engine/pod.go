@@ -28,7 +28,7 @@ type pod struct {
 	excluded                                bool // kept for learning only: never scored
 
 	series []series
-	index  map[string]int // series by interface and direction, once a pod has many
+	index  map[seriesKey]int // series by interface and direction, once a pod has many
 
 	scoredThrough int64 // spans ending at or before it are scored: their points are late
 	peerWindow    int64 // the window this pod was last counted in among its service's pods
@@ -78,7 +78,7 @@ const seriesIndexFrom = 8
 // pod has fewer than maxSeries; nil means the limit is reached.
 func (p *pod) seriesFor(iface string, inbound bool, maxSeries int) *series {
 	if p.index != nil {
-		if i, ok := p.index[seriesName(iface, inbound)]; ok {
+		if i, ok := p.index[seriesKey{iface, inbound}]; ok {
 			return &p.series[i]
 		}
 	} else {
@@ -94,21 +94,20 @@ func (p *pod) seriesFor(iface string, inbound bool, maxSeries int) *series {
 	p.series = append(p.series, series{iface: iface, inbound: inbound})
 	switch n := len(p.series); {
 	case n == seriesIndexFrom:
-		p.index = make(map[string]int, 2*n)
+		p.index = make(map[seriesKey]int, 2*n)
 		for i := range p.series {
-			p.index[seriesName(p.series[i].iface, p.series[i].inbound)] = i
+			p.index[seriesKey{p.series[i].iface, p.series[i].inbound}] = i
 		}
 	case n > seriesIndexFrom:
-		p.index[seriesName(iface, inbound)] = n - 1
+		p.index[seriesKey{iface, inbound}] = n - 1
 	}
 	return &p.series[len(p.series)-1]
 }
 
-func seriesName(iface string, inbound bool) string {
-	if inbound {
-		return "i" + iface
-	}
-	return "o" + iface
+// seriesKey looks a series up without building a string for it.
+type seriesKey struct {
+	iface   string
+	inbound bool
 }
 
 // bufferResult says what became of a point offered to a series.
