@@ -65,14 +65,27 @@ func (b *Baseline) Signals() []Signal { return b.signals }
 
 // Lookup returns the key's stats, indexed by Signal. The pointer is into the shared table and must not be modified.
 func (b *Baseline) Lookup(key string) (stats *[NumSignals]Stat, ok bool) {
+	return b.RowStats(b.Row(key))
+}
+
+// Row returns the key's row, or -1: a caller that scores one key often keeps it, saving the
+// lookup, for as long as it holds the same *Baseline.
+func (b *Baseline) Row(key string) int {
 	if b == nil {
+		return -1
+	}
+	if i, ok := b.index[key]; ok {
+		return int(i)
+	}
+	return -1
+}
+
+// RowStats is Lookup by row.
+func (b *Baseline) RowStats(row int) (stats *[NumSignals]Stat, ok bool) {
+	if b == nil || row < 0 || row >= len(b.rows) {
 		return nil, false
 	}
-	i, ok := b.index[key]
-	if !ok {
-		return nil, false
-	}
-	return &b.rows[i], true
+	return &b.rows[row], true
 }
 
 // Len returns the number of keys.

@@ -99,14 +99,15 @@ func ParseProfileCell(col, cell string) (v float64, present bool, msg string) {
 // the baseline, the file has no profile columns, or the key's figures cannot score
 // (profile.Usual.Valid: an empty cell reads as NaN). The high levels may be NaN.
 func (b *Baseline) Usual(key string) (profile.Usual, bool) {
-	if b == nil || b.usual == nil {
+	return b.RowUsual(b.Row(key))
+}
+
+// RowUsual is Usual by row (see Row).
+func (b *Baseline) RowUsual(row int) (profile.Usual, bool) {
+	if b == nil || b.usual == nil || row < 0 || row >= len(b.usual) {
 		return profile.Usual{}, false
 	}
-	i, ok := b.index[key]
-	if !ok {
-		return profile.Usual{}, false
-	}
-	u := b.usual[i]
+	u := b.usual[row]
 	return u, u.Valid()
 }
 

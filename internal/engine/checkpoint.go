@@ -75,12 +75,12 @@ type readingState struct {
 	Kind      pointKind
 }
 
-func (r reading) state() readingState {
-	return readingState{Ts: r.ts, Start: r.start, V: r.v, Kind: r.kind}
+func (r reading) state(kind pointKind) readingState {
+	return readingState{Ts: r.ts, Start: r.start, V: r.v, Kind: kind}
 }
 
 func (r readingState) reading() reading {
-	return reading{ts: r.Ts, start: r.Start, v: r.V, kind: r.Kind}
+	return reading{ts: r.Ts, start: r.Start, v: r.V}
 }
 
 func (r readingState) MarshalJSON() ([]byte, error) {
@@ -141,17 +141,18 @@ func (e *Engine) snapshot() []sourceState {
 			Closed: src.windows.closedThrough, Pods: make([]podState, 0, len(src.pods)),
 		}
 		for _, p := range src.pods {
-			ps := podState{UID: p.uid(), Cluster: p.cluster, Namespace: p.namespace, Name: p.name,
+			ps := podState{UID: p.uid(), Cluster: p.cluster(), Namespace: p.namespace(), Name: p.name(),
 				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.series)),
-				PeerWindow: p.peerWindow, PeerCounted: p.peerCounted, Trail: p.trail.Snapshot()}
-			if p.recentIn != nil {
-				ps.RecentIn, ps.RecentOut = p.recentIn.Snapshot(), p.recentOut.Snapshot()
+				PeerWindow: p.peerWindow, PeerCounted: p.peerCounted}
+			if p.rec != nil {
+				ps.Trail = p.rec.trail.Snapshot()
+				ps.RecentIn, ps.RecentOut = p.rec.recentIn.Snapshot(), p.rec.recentOut.Snapshot()
 			}
 			for i := range p.series {
 				s := &p.series[i]
-				ss := seriesState{Interface: s.iface, Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state()}
+				ss := seriesState{Interface: s.iface, Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state(s.kind)}
 				for _, r := range s.buffer {
-					ss.Buffer = append(ss.Buffer, r.state())
+					ss.Buffer = append(ss.Buffer, r.state(s.kind))
 				}
 				ps.Series[i] = ss
 			}
@@ -316,7 +317,7 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 	for _, p := range pods {
 		src.pods, e.pods[p.id] = append(src.pods, p), p
 		if p.peerCounted {
-			e.peers.of(p.peerWindow, p.key).total++ // the peer counts are the sums of the pods' parts
+			e.peers.of(p.peerWindow, p.key()).total++ // the peer counts are the sums of the pods' parts
 		}
 	}
 	for start, groups := range src.windows.open {
@@ -352,11 +353,10 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 	if ps.UID == "" {
 		id = nameID(ps.Cluster, ps.Namespace, ps.Name)
 	}
-	service := e.namer.service(ps.Name)
-	p := &pod{id: id, name: ps.Name, namespace: ps.Namespace, cluster: ps.Cluster, node: src.name, service: service,
-		key: ps.Cluster + ":" + service, ref: ps.Namespace + "/" + ps.Name, src: src,
-		scoredThrough: ps.ScoredThrough, lastSeen: ps.LastSeen, peerWindow: ps.PeerWindow, peerCounted: ps.PeerCounted}
-	if e.exclude.match(p) {
+	g := groupKey{cluster: ps.Cluster, node: src.name, pod: ps.Name, namespace: ps.Namespace, service: e.namer.service(ps.Name)}
+	p := newPod(id, g, src)
+	p.scoredThrough, p.lastSeen, p.peerWindow, p.peerCounted = ps.ScoredThrough, ps.LastSeen, ps.PeerWindow, ps.PeerCounted
+	if e.exclude.match(g) {
 		if e.observer == nil || e.cfg.Learn.Exclude {
 			return nil, nil
 		}
@@ -367,34 +367,67 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 			return nil, errors.New("trail out of range")
 		}
 	}
-	p.trail.Restore(ps.Trail)
-	if ps.RecentIn != nil || ps.RecentOut != nil {
-		p.recentIn, p.recentOut = profile.NewRecent(profile.RecentMinutes), profile.NewRecent(profile.RecentMinutes)
-		if !p.recentIn.Restore(ps.RecentIn) || !p.recentOut.Restore(ps.RecentOut) {
+	if len(ps.Trail) > 0 || ps.RecentIn != nil || ps.RecentOut != nil {
+		pp := p.profile()
+		pp.trail.Restore(ps.Trail)
+		if !pp.recentIn.Restore(ps.RecentIn) || !pp.recentOut.Restore(ps.RecentOut) {
 			return nil, errors.New("recent level not a byte count")
 		}
 	}
 	for _, ss := range ps.Series {
-		s := p.seriesFor(ss.Interface, ss.Inbound, 2*e.cfg.Limits.MaxInterfaces)
-		if len(s.buffer) > 0 || s.primed {
-			return nil, fmt.Errorf("series %q saved twice", ss.Interface)
+		if err := e.restoreSeries(p, ss); err != nil {
+			return nil, fmt.Errorf("series %q: %w", ss.Interface, err)
 		}
-		if len(ss.Buffer) > maxBuffered {
-			return nil, fmt.Errorf("series %q: %d buffered points, more than %d", ss.Interface, len(ss.Buffer), maxBuffered)
-		}
-		if !validReading(ss.Anchor) {
-			return nil, fmt.Errorf("series %q: bad counter value %v", ss.Interface, ss.Anchor.V)
-		}
-		s.primed, s.anchor = ss.Primed, ss.Anchor.reading()
-		for i, r := range ss.Buffer {
-			if !validReading(r) || i > 0 && r.Ts <= ss.Buffer[i-1].Ts || s.primed && r.Ts <= s.anchor.ts {
-				return nil, fmt.Errorf("series %q: buffered point %d out of order or not a counter value", ss.Interface, i)
-			}
-			s.buffer = append(s.buffer, r.reading())
-		}
-		p.pending += len(s.buffer)
 	}
 	return p, nil
+}
+
+// restoreSeries gives a pod a saved series. The kind is each reading's: a series saved with
+// points of several kinds (as one series held them before) becomes one series per kind.
+func (e *Engine) restoreSeries(p *pod, ss seriesState) error {
+	if len(ss.Buffer) > maxBuffered {
+		return fmt.Errorf("%d buffered points, more than %d", len(ss.Buffer), maxBuffered)
+	}
+	if !validReading(ss.Anchor) {
+		return fmt.Errorf("bad counter value %v", ss.Anchor.V)
+	}
+	get := func(kind pointKind) (*series, error) {
+		s := p.seriesFor(ss.Interface, ss.Inbound, kind, 2*e.cfg.Limits.MaxInterfaces)
+		if s == nil {
+			return nil, errors.New("more series than limits.max_interfaces allows")
+		}
+		return s, nil
+	}
+	if ss.Primed { // only a counter's series is primed, by its anchor
+		s, err := get(cumulativePoint)
+		if err != nil {
+			return err
+		}
+		if s.primed || len(s.buffer) > 0 {
+			return errors.New("saved twice")
+		}
+		s.primed, s.anchor = true, ss.Anchor.reading()
+	}
+	restored := map[*series]bool{}
+	for i, r := range ss.Buffer {
+		if !validReading(r) || i > 0 && r.Ts <= ss.Buffer[i-1].Ts {
+			return fmt.Errorf("buffered point %d out of order or not a counter value", i)
+		}
+		s, err := get(r.Kind)
+		if err != nil {
+			return err
+		}
+		if !restored[s] && len(s.buffer) > 0 {
+			return errors.New("saved twice")
+		}
+		restored[s] = true
+		if s.primed && r.Ts <= s.anchor.ts {
+			return fmt.Errorf("buffered point %d not after the counter's last taken point", i)
+		}
+		s.buffer = append(s.buffer, r.reading())
+		p.pending++
+	}
+	return nil
 }
 
 func validReading(r readingState) bool {
@@ -427,7 +460,7 @@ func (e *Engine) restoreWindow(w *windows, ws windowState, node string) error {
 			}
 		}
 		g := groupKey{cluster: gs.Cluster, node: node, pod: gs.Pod, namespace: gs.Namespace, service: gs.Service}
-		if e.exclude.match(&pod{cluster: g.cluster, namespace: g.namespace, node: node, name: g.pod, service: g.service}) {
+		if e.exclude.match(g) {
 			continue // excluded since it was saved: its counts make no event
 		}
 		if !validReading(readingState{V: gs.PeakIn}) || !validReading(readingState{V: gs.PeakOut}) || math.IsNaN(gs.PeakZ) || math.IsInf(gs.PeakZ, 0) {

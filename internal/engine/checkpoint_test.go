@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -202,5 +205,68 @@ func TestRestartRecommendedLosesNothing(t *testing.T) {
 		if got := bodies(append(h1.takeEvents(), h2.takeEvents()...)); got != want {
 			t.Errorf("restart after %d scrapes: events\n%s\nwant\n%s", n, got, want)
 		}
+	}
+}
+
+// TestRestartWithMixedKinds: points of one interface sent as a counter, a gauge and deltas wait
+// in three series; saved and restored in the middle of a span, they give the uninterrupted sums.
+func TestRestartWithMixedKinds(t *testing.T) {
+	batches := []pmetric.Metrics{
+		newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 5, 1000), ip("eth0", "transmit", 5, 500)).md,
+		newMD().add(webPod, gaugeMetric, fp("eth0", "receive", 12, 40)).md,
+		newMD().add(webPod, deltaSum, ip("eth0", "receive", 13, 7)).md,
+		newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 15, 1100), ip("eth0", "transmit", 15, 530)).md,
+		newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 25, 1200), ip("eth0", "transmit", 25, 560)).md,
+	}
+	want := map[int64][2]float64{10: {147, 30}, 20: {100, 30}}
+	for n := 1; n < len(batches); n++ {
+		store := &memoryStore{}
+		h1 := newHarness(t, ratioCSV, streamConfig)
+		h1.e.set.State = store
+		for _, md := range batches[:n] {
+			h1.consume(md)
+		}
+		h1.e.Shutdown(context.Background())
+		h2 := newHarness(t, ratioCSV, streamConfig)
+		h2.e.set.State = &memoryStore{entries: store.saved}
+		h2.e.Start()
+		for _, md := range batches[n:] {
+			h2.consume(md)
+		}
+		h2.e.Flush(context.Background())
+		h2.e.Shutdown(context.Background())
+		got := spanSums(t, append(h1.obs.ofPod(webPod.name), h2.obs.ofPod(webPod.name)...))
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("restart after %d batches: spans = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestRestoreSeriesSplitsKinds: a saved series whose buffer mixes kinds (as one series per
+// interface and direction held them before) becomes one series per kind; a buffer out of order
+// or a series saved twice is refused.
+func TestRestoreSeriesSplitsKinds(t *testing.T) {
+	h := newHarness(t, ratioCSV)
+	p := newPod(uidID("u1"), groupKey{cluster: "prod", node: "n1", pod: "web-1", namespace: "default", service: "web"}, newSource("n1", &h.e.cfg))
+	ss := seriesState{Interface: "eth0", Inbound: true, Primed: true, Anchor: readingState{Ts: 5, V: 1000},
+		Buffer: []readingState{{Ts: 12, V: 40, Kind: gaugePoint}, {Ts: 15, V: 1100, Kind: cumulativePoint}}}
+	if err := h.e.restoreSeries(p, ss); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.series) != 2 || p.pending != 2 {
+		t.Fatalf("%d series, %d pending; want 2 and 2", len(p.series), p.pending)
+	}
+	for _, s := range p.series {
+		if len(s.buffer) != 1 || (s.kind == cumulativePoint) != s.primed {
+			t.Errorf("series %+v", s)
+		}
+	}
+	if err := h.e.restoreSeries(p, ss); err == nil || !strings.Contains(err.Error(), "saved twice") {
+		t.Errorf("second restore: %v, want saved twice", err)
+	}
+	q := newPod(uidID("u2"), groupKey{cluster: "prod", node: "n1", pod: "web-2", namespace: "default", service: "web"}, p.src)
+	ss.Buffer[0].Ts = 20
+	if err := h.e.restoreSeries(q, ss); err == nil || !strings.Contains(err.Error(), "out of order") {
+		t.Errorf("out of order: %v", err)
 	}
 }

@@ -352,7 +352,7 @@ func TestInterfacesCapped(t *testing.T) {
 	if len(p.series) != 32 || p.index == nil || len(p.index) != 32 {
 		t.Errorf("%d series, index %d, want 32 looked up in a map", len(p.series), len(p.index))
 	}
-	if s := p.seriesFor("if7", true, 32); s == nil || s.iface != "if7" || !s.inbound {
+	if s := p.seriesFor("if7", true, cumulativePoint, 32); s == nil || s.iface != "if7" || !s.inbound {
 		t.Errorf("lookup of if7 receive gave %+v", s)
 	}
 }

@@ -424,7 +424,7 @@ func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 		if taken == 0 {
 			return // cannot happen with the timestamps ingest and restore take; never loop on it
 		}
-		p.pending -= taken
+		p.pending -= int32(taken)
 		p.scoredThrough = start + e.span
 		e.closeSpan(p, start, sums, b)
 	}
@@ -437,10 +437,10 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 		return // only priming points: nothing was measured
 	}
 	if e.observer != nil {
-		e.observer.Observe(p.key, p.ref, time.Unix(0, start).UTC(), sp.in, sp.out, sp.hasIn, sp.hasOut)
+		e.observer.Observe(p.key(), p.ref, time.Unix(0, start).UTC(), sp.in, sp.out, sp.hasIn, sp.hasOut)
 		if ro, ok := e.observer.(RateObserver); ok && sp.hasIn && sp.hasOut && sp.covered > 0 {
 			secs := float64(sp.covered) / float64(time.Second)
-			ro.ObserveRates(p.key, p.ref, time.Unix(0, start).UTC(), sp.in/secs, sp.out/secs, time.Duration(sp.covered))
+			ro.ObserveRates(p.key(), p.ref, time.Unix(0, start).UTC(), sp.in/secs, sp.out/secs, time.Duration(sp.covered))
 		}
 	}
 	if !sp.hasIn || !sp.hasOut || p.excluded {
@@ -453,7 +453,7 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 			return
 		}
 	} else {
-		stats, ok := b.Lookup(p.key)
+		stats, ok := b.RowStats(p.row(b))
 		if !ok {
 			e.batch.scored++
 			e.countPeer(p, start)
@@ -469,11 +469,11 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 	e.batch.anomalous++
 	w := &p.src.windows
 	wstart := w.startOf(start)
-	g := groupKey{cluster: p.cluster, node: p.node, pod: p.name, namespace: p.namespace, service: p.service}
+	g := p.group()
 	c := w.add(wstart, g, &v, sp)
 	qualified := c.count > e.cfg.CountThreshold
 	if e.recommended != nil {
-		qualified = p.trail.Add(time.Unix(0, start+e.span), time.Duration(sp.covered), e.recommended.rule)
+		qualified = p.profile().trail.Add(time.Unix(0, start+e.span), time.Duration(sp.covered), e.recommended.rule)
 	}
 	if !qualified || c.qualified {
 		return
@@ -495,7 +495,7 @@ func (e *Engine) countPeer(p *pod, start int64) *peerCount {
 	if p.peerCounted && p.peerWindow == wstart && p.peers != nil {
 		return p.peers
 	}
-	p.peers = e.peers.of(wstart, p.key)
+	p.peers = e.peers.of(wstart, p.key())
 	if p.peerWindow != wstart || !p.peerCounted {
 		p.peerWindow, p.peerCounted = wstart, true
 		p.peers.total++

@@ -52,10 +52,10 @@ func compileExclusions(rules []ExcludeRule) (exclusions, error) {
 	return out, nil
 }
 
-func (x exclusions) match(p *pod) bool {
+func (x exclusions) match(g groupKey) bool {
 	for _, r := range x {
-		if matches(r.cluster, p.cluster) && matches(r.namespace, p.namespace) && matches(r.node, p.node) &&
-			matches(r.pod, p.name) && matches(r.service, p.service) {
+		if matches(r.cluster, g.cluster) && matches(r.namespace, g.namespace) && matches(r.node, g.node) &&
+			matches(r.pod, g.pod) && matches(r.service, g.service) {
 			return true
 		}
 	}

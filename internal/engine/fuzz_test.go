@@ -59,8 +59,8 @@ func FuzzConsumeMetrics(f *testing.F) {
 			if len(p.series) > 4 {
 				t.Errorf("pod %s has %d series, limit 4", p.ref, len(p.series))
 			}
-			if !validPodName(p.name) || !validClusterName(p.cluster) {
-				t.Errorf("pod %q of cluster %q tracked", p.name, p.cluster)
+			if !validPodName(p.name()) || !validClusterName(p.cluster()) {
+				t.Errorf("pod %q of cluster %q tracked", p.name(), p.cluster())
 			}
 		}
 	})

@@ -138,14 +138,14 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 			return DropInvalidName // it is kept per series and saved with the state: no megabyte names
 		}
 	}
-	s := p.seriesFor(iface, inbound, 2*e.cfg.Limits.MaxInterfaces)
+	s := p.seriesFor(iface, inbound, kind, 2*e.cfg.Limits.MaxInterfaces)
 	if s == nil {
 		e.warnOnce(DropSeriesLimit, "Points dropped: a pod has more interfaces than limits.max_interfaces")
 		return DropSeriesLimit
 	}
 	// A series' first point only primes: it must not move time, or one made-up point would.
 	priming := kind == cumulativePoint && !s.primed && len(s.buffer) == 0
-	switch s.offer(reading{ts: ts, start: int64(dp.StartTimestamp()), v: v, kind: kind}) {
+	switch s.offer(reading{ts: ts, start: int64(dp.StartTimestamp()), v: v}) {
 	case tooOld:
 		return DropLate
 	case duplicate:
@@ -226,18 +226,12 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 // newPod tracks a pod whose names are valid, unless it is excluded and not learned from, or the
 // pod limit is reached.
 func (e *Engine) newPod(id podID, name, namespace, cluster, node string) (*pod, DropReason) {
-	service := e.namer.service(name)
-	p := &pod{
-		id: id, name: name, namespace: namespace, cluster: cluster, node: node, service: service,
-		key: cluster + ":" + service, ref: namespace + "/" + name,
-	}
-	if e.exclude.match(p) {
+	g := groupKey{cluster: cluster, node: node, pod: name, namespace: namespace, service: e.namer.service(name)}
+	excluded := e.exclude.match(g)
+	if excluded && (e.observer == nil || e.cfg.Learn.Exclude) {
 		// The filter macro is the detection's, not the baseline search's: excluded pods are
 		// still learned from, unless learn.exclude says otherwise. Otherwise they hold no state.
-		if e.observer == nil || e.cfg.Learn.Exclude {
-			return nil, DropExcluded
-		}
-		p.excluded = true
+		return nil, DropExcluded
 	}
 	if len(e.pods) >= e.cfg.Limits.MaxPods {
 		e.warnOnce(DropPodLimit, "Points dropped: limits.max_pods reached")
@@ -248,7 +242,8 @@ func (e *Engine) newPod(id podID, name, namespace, cluster, node string) (*pod, 
 		src = newSource(node, &e.cfg)
 		e.sources[node] = src
 	}
-	p.src = src
+	p := newPod(id, g, src)
+	p.excluded = excluded
 	src.pods = append(src.pods, p)
 	e.pods[id] = p
 	return p, 0

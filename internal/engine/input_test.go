@@ -202,6 +202,23 @@ func TestDeltaSum(t *testing.T) {
 	}
 }
 
+// TestMixedKindsOneInterface: a sender that reports eth0 receive as a counter and also as a gauge
+// and as deltas gets one series per kind, each read by its own rule and summed like interfaces:
+// counter 1000 -> 1100 (+100), gauge 40, delta 7: in = 147. A gauge point between two counter
+// points must not break the counter's increase (the counter is not reset by it).
+func TestMixedKindsOneInterface(t *testing.T) {
+	h := newHarness(t, ratioCSV)
+	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 5, 1000), ip("eth0", "transmit", 5, 500)).md)
+	h.consume(newMD().add(webPod, gaugeMetric, fp("eth0", "receive", 12, 40)).md)
+	h.consume(newMD().add(webPod, deltaSum, ip("eth0", "receive", 13, 7)).md)
+	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 15, 1100), ip("eth0", "transmit", 15, 530)).md)
+	h.e.Flush(context.Background())
+	got := spanSums(t, h.obs.ofPod(webPod.name))
+	if want := map[int64][2]float64{10: {147, 30}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("spans = %v, want %v", got, want)
+	}
+}
+
 // TestDoubleCumulative: double counters: rx 1000.5 -> 1100.75 = 100.25; tx 10.25 -> 20.5 = 10.25.
 func TestDoubleCumulative(t *testing.T) {
 	h := newHarness(t, ratioCSV)

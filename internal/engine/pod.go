@@ -3,7 +3,9 @@ package engine
 import (
 	"sort"
 	"strings"
+	"unique"
 
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
@@ -19,48 +21,96 @@ func nameID(cluster, namespace, name string) podID {
 }
 
 // pod is the engine's state for one pod: its identity, its series and what of them is scored.
+// It is kept small (an estate has one per pod): names are slices of ref and key, the node is
+// the source's, and the recommended profile's state is allocated only when that profile scores.
 type pod struct {
-	id                                      podID
-	name, namespace, cluster, node, service string
-	key                                     string // "<cluster>:<service>", the baseline's key
-	ref                                     string // "<namespace>/<name>", unique within the key for the learner
-	src                                     *source
-	excluded                                bool // kept for learning only: never scored
+	id       podID
+	ref      string                // "<namespace>/<name>", unique within the key for the learner
+	svcKey   unique.Handle[string] // "<cluster>:<service>", the baseline's key, one copy per service
+	src      *source
+	base     *baseline.Baseline
+	baseRow  int32 // the key's row in base
+	nsLen    int32 // the namespace's length in ref
+	pending  int32 // points waiting in the series' reorder buffers
+	excluded bool  // kept for learning only: never scored
+
+	peerCounted bool
+	peerWindow  int64      // the window this pod was last counted in among its service's pods
+	peers       *peerCount // that window's count, once looked up
 
 	series []series
-	index  map[seriesKey]int // series by interface and direction, once a pod has many
+	index  map[seriesKey]int // series by interface, direction and kind, once a pod has many
 
 	scoredThrough int64 // spans ending at or before it are scored: their points are late
-	peerWindow    int64 // the window this pod was last counted in among its service's pods
-	peerCounted   bool
-	peers         *peerCount // that window's count, once looked up
-	lastSeen      int64      // Unix ns of the newest point
-	pending       int        // points waiting in the series' reorder buffers
+	lastSeen      int64 // Unix ns of the newest point
 
-	// The recommended profile's per-pod state: the anomalous spans of the last minutes, and
-	// each direction's recent level (allocated with the pod's first scored span).
+	rec *podProfile // nil until the recommended profile scores the pod
+}
+
+// podProfile is the recommended profile's per-pod state: the anomalous spans of the last
+// minutes, and each direction's recent level.
+type podProfile struct {
 	trail               profile.Trail
 	recentIn, recentOut *profile.Recent
 }
 
-// series is one input stream of a pod: one interface, one direction.
+// newPod is a pod of group g on source src.
+func newPod(id podID, g groupKey, src *source) *pod {
+	return &pod{id: id, ref: g.namespace + "/" + g.pod, nsLen: int32(len(g.namespace)),
+		svcKey: unique.Make(g.cluster + ":" + g.service), src: src}
+}
+
+// row returns the pod's key's row in b, or -1; it looks the key up once per baseline.
+func (p *pod) row(b *baseline.Baseline) int {
+	if p.base != b || p.base == nil {
+		p.base, p.baseRow = b, int32(b.Row(p.key()))
+	}
+	return int(p.baseRow)
+}
+
+// profile returns the pod's recommended-profile state, allocating it on first use.
+func (p *pod) profile() *podProfile {
+	if p.rec == nil {
+		p.rec = &podProfile{recentIn: profile.NewRecent(profile.RecentMinutes), recentOut: profile.NewRecent(profile.RecentMinutes)}
+	}
+	return p.rec
+}
+
+func (p *pod) namespace() string { return p.ref[:p.nsLen] }
+func (p *pod) name() string      { return p.ref[p.nsLen+1:] }
+func (p *pod) node() string      { return p.src.name }
+func (p *pod) key() string       { return p.svcKey.Value() }
+
+// cluster and service are the key's two parts: a cluster name has no ':', a service (part of a
+// pod name) neither.
+func (p *pod) cluster() string { k := p.key(); return k[:strings.IndexByte(k, ':')] }
+func (p *pod) service() string { k := p.key(); return k[strings.IndexByte(k, ':')+1:] }
+
+// group is the pod's group in the windows.
+func (p *pod) group() groupKey {
+	return groupKey{cluster: p.cluster(), node: p.node(), pod: p.name(), namespace: p.namespace(), service: p.service()}
+}
+
+// series is one input stream of a pod: one interface, one direction, one kind of point (a
+// counter, deltas or a gauge; a sender that mixes them for one interface gets one series each).
 type series struct {
 	iface   string
 	inbound bool
+	kind    pointKind
+	primed  bool // anchor is set
 
 	// anchor is the last point whose increase was taken, the base of the next increase.
 	anchor reading
-	primed bool
 	// buffer holds the points not taken yet, in time order, so that points arriving out of
 	// order are put back in order before increases are taken.
 	buffer []reading
 }
 
-// reading is one data point of a series.
+// reading is one data point of a series (24 bytes: a series keeps a few per pod waiting for
+// lateness, the largest part of the engine's memory).
 type reading struct {
 	ts, start int64
 	v         float64
-	kind      pointKind
 }
 
 // uid is the pod's k8s.pod.uid, or "" for a pod known by its names.
@@ -74,16 +124,17 @@ func (p *pod) uid() string {
 // seriesIndexFrom is the series count from which a pod looks its series up in a map.
 const seriesIndexFrom = 8
 
-// seriesFor returns the pod's series for an interface and direction, creating it while the
-// pod has fewer than maxSeries; nil means the limit is reached.
-func (p *pod) seriesFor(iface string, inbound bool, maxSeries int) *series {
+// seriesFor returns the pod's series for an interface, direction and kind, creating it while
+// the pod has fewer than maxSeries; nil means the limit is reached.
+func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries int) *series {
+	k := seriesKey{iface, inbound, kind}
 	if p.index != nil {
-		if i, ok := p.index[seriesKey{iface, inbound}]; ok {
+		if i, ok := p.index[k]; ok {
 			return &p.series[i]
 		}
 	} else {
 		for i := range p.series {
-			if s := &p.series[i]; s.inbound == inbound && s.iface == iface {
+			if s := &p.series[i]; s.inbound == inbound && s.kind == kind && s.iface == iface {
 				return s
 			}
 		}
@@ -91,15 +142,19 @@ func (p *pod) seriesFor(iface string, inbound bool, maxSeries int) *series {
 	if len(p.series) >= maxSeries {
 		return nil
 	}
-	p.series = append(p.series, series{iface: iface, inbound: inbound})
+	if p.series == nil {
+		p.series = make([]series, 0, 2) // receive and transmit of one interface, the usual pod
+	}
+	p.series = append(p.series, series{iface: iface, inbound: inbound, kind: kind})
 	switch n := len(p.series); {
 	case n == seriesIndexFrom:
 		p.index = make(map[seriesKey]int, 2*n)
 		for i := range p.series {
-			p.index[seriesKey{p.series[i].iface, p.series[i].inbound}] = i
+			s := &p.series[i]
+			p.index[seriesKey{s.iface, s.inbound, s.kind}] = i
 		}
 	case n > seriesIndexFrom:
-		p.index[seriesKey{iface, inbound}] = n - 1
+		p.index[k] = n - 1
 	}
 	return &p.series[len(p.series)-1]
 }
@@ -108,6 +163,7 @@ func (p *pod) seriesFor(iface string, inbound bool, maxSeries int) *series {
 type seriesKey struct {
 	iface   string
 	inbound bool
+	kind    pointKind
 }
 
 // bufferResult says what became of a point offered to a series.
@@ -139,6 +195,10 @@ func (s *series) offer(r reading) bufferResult {
 	if n >= maxBuffered {
 		return bufferFull
 	}
+	if n == cap(s.buffer) {
+		// Grown one at a time, not doubled: in a steady flow it holds the same few points forever.
+		s.buffer = append(make([]reading, 0, n+1), s.buffer...)
+	}
 	s.buffer = append(s.buffer, reading{})
 	copy(s.buffer[i+1:], s.buffer[i:])
 	s.buffer[i] = r
@@ -164,7 +224,7 @@ func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 	for taken < len(s.buffer) && s.buffer[taken].ts < end {
 		r := s.buffer[taken]
 		taken++
-		switch r.kind {
+		switch s.kind {
 		case cumulativePoint:
 			if !s.primed {
 				s.primed, s.anchor = true, r

@@ -26,7 +26,7 @@ func newRecommended(c RecommendedConfig) recommended {
 // score scores one pod-span as rates against the key's usual figures. ok is false when the
 // baseline has no profile columns for the key or the span covers no time: nothing to score.
 func (r *recommended) score(b *baseline.Baseline, p *pod, end int64, sp podSpan) (v verdict, ok bool) {
-	u, ok := b.Usual(p.key)
+	u, ok := b.RowUsual(p.row(b))
 	if !ok || sp.covered <= 0 {
 		return verdict{}, false
 	}
@@ -34,20 +34,18 @@ func (r *recommended) score(b *baseline.Baseline, p *pod, end int64, sp podSpan)
 	in, out := sp.in/secs, sp.out/secs
 	// The gates use the pod's recent level when it is above the learned one: an hours-long
 	// natural surge makes at most an event at its onset, then is the level it is judged by.
-	if p.recentIn == nil {
-		p.recentIn, p.recentOut = profile.NewRecent(profile.RecentMinutes), profile.NewRecent(profile.RecentMinutes)
-	}
+	pp := p.profile()
 	t := time.Unix(0, end)
-	li, okIn := p.recentIn.Level(t)
-	lo, okOut := p.recentOut.Level(t)
+	li, okIn := pp.recentIn.Level(t)
+	lo, okOut := pp.recentOut.Level(t)
 	if !okIn {
 		li = 0
 	}
 	if !okOut {
 		lo = 0
 	}
-	p.recentIn.Add(t, sp.in, time.Duration(sp.covered))
-	p.recentOut.Add(t, sp.out, time.Duration(sp.covered))
+	pp.recentIn.Add(t, sp.in, time.Duration(sp.covered))
+	pp.recentOut.Add(t, sp.out, time.Duration(sp.covered))
 	pv := profile.Score(in, out, u.WithRecent(li, lo), r.params)
 	var text strings.Builder
 	for _, d := range []profile.Direction{profile.Exfiltration, profile.Download} {
