@@ -97,12 +97,6 @@ func (b *Baseline) File() string { return b.file }
 // DefaultMaxBytes is the largest baseline file read unless MaxBytes says otherwise (256 MiB).
 const DefaultMaxBytes = 256 << 20
 
-// Load reads and parses the baseline file at path, which must be a regular file of at most DefaultMaxBytes.
-func Load(path string) (*Baseline, error) {
-	b, _, err := load(path, DefaultMaxBytes)
-	return b, err
-}
-
 // ReadFile reads a baseline-like file (a regular file of at most maxBytes, stable while read), for
 // the tools that parse it otherwise, such as the learned-table reader.
 func ReadFile(path string, maxBytes int64) ([]byte, error) {

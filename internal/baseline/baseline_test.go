@@ -121,9 +121,9 @@ func stat(avg, stdev float64, scorable bool) Stat {
 
 func mustLoad(t *testing.T, path string) *Baseline {
 	t.Helper()
-	b, err := Load(path)
+	b, err := loadFile(path)
 	if err != nil {
-		t.Fatalf("Load(%s): %v", path, err)
+		t.Fatalf("loadFile(%s): %v", path, err)
 	}
 	return b
 }
@@ -332,19 +332,19 @@ func TestSignalsIsNotAppendable(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	if _, err := Load(filepath.Join(t.TempDir(), "missing.csv")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := loadFile(filepath.Join(t.TempDir(), "missing.csv")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load of a missing file: %v, want os.ErrNotExist", err)
 	}
 	dir := t.TempDir()
 	var e *Error
-	if _, err := Load(dir); !errors.As(err, &e) || e.File != dir {
+	if _, err := loadFile(dir); !errors.As(err, &e) || e.File != dir {
 		t.Errorf("Load of a directory: %v, want an *Error naming it", err)
 	}
 	path := filepath.Join(dir, "bad.csv")
 	if err := os.WriteFile(path, []byte(ratioHeader+"prod:web,0.5,abc\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(path)
+	_, err := loadFile(path)
 	want := path + `:2:3: column "stdev_inbound:outbound": "abc" is not a number`
 	if err == nil || err.Error() != want {
 		t.Errorf("Load: %v, want %s", err, want)
@@ -435,4 +435,10 @@ func TestQuote(t *testing.T) {
 	if got, want := Quote(s), `"`+strings.Repeat("x", 99)+`"… (105 bytes)`; got != want {
 		t.Errorf("long: %s, want %s", got, want)
 	}
+}
+
+// loadFile reads a baseline file as the Reloader does, with the default size limit.
+func loadFile(path string) (*Baseline, error) {
+	b, _, err := load(path, DefaultMaxBytes)
+	return b, err
 }

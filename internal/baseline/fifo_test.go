@@ -74,7 +74,7 @@ func TestFIFOSwappedInAfterStat(t *testing.T) {
 	}
 	t.Cleanup(func() { testHookBeforeOpen = nil })
 	var err error
-	within(t, "reading a FIFO swapped in after the Stat", func() { _, err = Load(path) })
+	within(t, "reading a FIFO swapped in after the Stat", func() { _, err = loadFile(path) })
 	if err == nil || !strings.HasSuffix(err.Error(), "not a regular file (named pipe)") {
 		t.Errorf("got %v, want a named-pipe error", err)
 	}
@@ -86,7 +86,7 @@ func TestDeviceIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	var err error
-	within(t, "Load of a symlink to /dev/zero", func() { _, err = Load(link) })
+	within(t, "Load of a symlink to /dev/zero", func() { _, err = loadFile(link) })
 	var e *Error
 	if !errors.As(err, &e) || err.Error() != link+": not a regular file (character device)" {
 		t.Errorf("Load(symlink to /dev/zero) = %v", err)

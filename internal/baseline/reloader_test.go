@@ -319,7 +319,7 @@ func TestFileChangedWhileRead(t *testing.T) {
 			}
 			t.Cleanup(func() { testHookAfterRead = nil })
 
-			if _, err := Load(path); !errors.Is(err, errUnstable) || writes != 3 {
+			if _, err := loadFile(path); !errors.Is(err, errUnstable) || writes != 3 {
 				t.Errorf("Load of a file that keeps changing = %v after %d reads, want errUnstable after 3", err, writes)
 			}
 			changed, err := r.Check()
@@ -427,7 +427,7 @@ func TestAwaitingTakesHeaderOnlyUntilKeys(t *testing.T) {
 
 func TestNotARegularFile(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Load(dir); err == nil || err.Error() != dir+": not a regular file (directory)" {
+	if _, err := loadFile(dir); err == nil || err.Error() != dir+": not a regular file (directory)" {
 		t.Errorf("Load(directory) = %v", err)
 	}
 	// A symlink to a regular file is fine: that is how ConfigMaps are mounted.
@@ -437,7 +437,7 @@ func TestNotARegularFile(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := Load(link); err != nil || b.Len() != 1 {
+	if b, err := loadFile(link); err != nil || b.Len() != 1 {
 		t.Errorf("Load(symlink to a file) = %v", err)
 	}
 }

@@ -135,9 +135,6 @@ func New(cfg Config) *Learner {
 	}
 }
 
-// Config returns the configuration in effect, defaults filled in.
-func (l *Learner) Config() Config { return l.cfg }
-
 // Observe records one closed pod-span. in/out are the pod's inbound/outbound bytes in the
 // span; hasIn/hasOut say whether that direction was observed at all. A second call for the
 // same pod and span adds to the first, as further increases of the same span would.
@@ -426,11 +423,8 @@ func (l *Learner) Table() *Table {
 	return t
 }
 
-// WriteFile writes the current table as CSV to path atomically: readers see the old file
-// or the new one, never a partial one.
-func (l *Learner) WriteFile(path string) error { return l.Table().WriteFile(path) }
-
-// WriteFile writes the table as CSV to path atomically, like Learner.WriteFile.
+// WriteFile writes the table as CSV to path atomically: readers see the old file or the new one,
+// never a partial one.
 func (t *Table) WriteFile(path string) error { return writeAtomic(path, t.WriteCSV) }
 
 // writeAtomic writes through a temporary file in path's directory, synced and renamed over

@@ -242,7 +242,7 @@ func TestWriteFile(t *testing.T) {
 	l := New(Config{})
 	feed(l, gen(10, 1, 50), 1)
 	path := filepath.Join(dir, "base.csv")
-	if err := l.WriteFile(path); err != nil {
+	if err := l.Table().WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
 	prev, _ := os.ReadFile(path)
@@ -252,7 +252,7 @@ func TestWriteFile(t *testing.T) {
 
 	// A path under a regular file cannot be created, even by root.
 	bad := filepath.Join(path, "sub", "base.csv")
-	err := l.WriteFile(bad)
+	err := l.Table().WriteFile(bad)
 	if err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("got %v, want an error naming %s", err, bad)
 	}
