@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -218,6 +219,9 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 	if !validPodName(name) || !validNamespace(namespace) || !validNodeName(node) || !validClusterName(cluster) || !validUID(uid) {
 		e.warnOnce(DropInvalidName, "Points dropped: a pod, namespace, node, cluster name or uid is not of the form Kubernetes allows")
 		return nil, DropInvalidName
+	}
+	if uid != "" {
+		id = uidID(strings.Clone(uid)) // its own copy, not a view into the batch (as it is in a benchmark)
 	}
 	p, err := e.newPod(id, name, namespace, cluster, node)
 	return p, err
