@@ -14,13 +14,14 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
 const eventsUsage = `Usage: k8snetio events [--follow [--until DURATION] [--poll DURATION]] FILE
@@ -359,7 +360,7 @@ func writeEvent(b *strings.Builder, resource pcommon.Map, lr plog.LogRecord) boo
 	count := "-"
 	if v, ok := body.Get("count"); ok {
 		if f, ok := number(v); ok {
-			count = formatNumber(f)
+			count = baseline.FormatNumber(f)
 		}
 	}
 
@@ -375,7 +376,7 @@ func writeEvent(b *strings.Builder, resource pcommon.Map, lr plog.LogRecord) boo
 		// Range keeps the component's order of the signals.
 		z.Map().Range(func(k string, v pcommon.Value) bool {
 			if f, ok := number(v); ok {
-				parts = append(parts, k+"="+formatNumber(math.Round(f*100)/100)) // as the texts round z
+				parts = append(parts, k+"="+baseline.FormatNumber(math.Round(f*100)/100)) // as the texts round z
 			}
 			return true
 		})
@@ -406,11 +407,6 @@ func unixSeconds(body pcommon.Map, key string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(f*1e9)), true
-}
-
-// formatNumber prints whole numbers without a fraction and others in their shortest form.
-func formatNumber(f float64) string {
-	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // shortDuration drops the zero units time.Duration.String leaves: 1m, not 1m0s; 1h, not 1h0m0s.
