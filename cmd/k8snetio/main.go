@@ -20,7 +20,7 @@ type command struct {
 var commands = []command{
 	{"replay", "run the detection over recorded metrics and print its events", runReplay},
 	{"baseline", "learn baselines from recorded metrics, merge and compare them", runBaseline},
-	{"events", "print anomaly events from a recorded logs file, optionally following it", runEvents},
+	{"events", "print anomaly events from a recorded logs file or standard input", runEvents},
 	{"eval", "back-test configs against labelled or injected incidents: recall, false events, latency", runEval},
 	{"import-rates", "turn a CSV of per-pod receive/transmit rates into recorded metrics", runImportRates},
 }
