@@ -1,6 +1,5 @@
-// Command k8snetio runs the k8s_netio_anomaly detection outside the collector: `k8snetio replay`
-// scores recorded metrics, for back-tests and for checking a config and baseline before deploying them;
-// `k8snetio baseline` learns baselines from recordings, merges and compares them.
+// Command k8snetio runs the detection (internal/engine) outside the collector, on recorded
+// files: replay, baseline build|merge|diff, events, eval and import-rates (`k8snetio help`).
 package main
 
 import (
