@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,35 +11,32 @@ import (
 	"maps"
 	"math"
 	"os"
-	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
-const eventsUsage = `Usage: k8snetio events [--follow [--until DURATION] [--poll DURATION]] FILE
+const eventsUsage = `Usage: k8snetio events FILE
 
 Prints the k8s_netio_anomaly events in FILE for a person to read. FILE holds logs as the
 collector's file exporter writes them (OTLP JSON, one ExportLogsServiceRequest per line):
 typically the output of a logs pipeline fed by the splunk_hec receiver, so that it shows what
 a HEC endpoint received; events written straight from the component's logs pipeline read the
-same. Log records that are not anomaly events are skipped. FILE "-" reads standard input.
+same. Log records that are not anomaly events are skipped.
+
+FILE "-" reads standard input and prints each event as soon as its line is whole. To follow a
+file the collector keeps writing, rotates or truncates (or has not created yet):
+  tail -F -n +1 FILE | k8snetio events -
 
 Each event is a header line
   TIME  CLUSTER/HOST  NAMESPACE/POD  service=S  count=N  window=START-END (LENGTH)  sourcetype=T  index=I
 (TIME is the record's timestamp, the window end; times in UTC; index "-" when none was set),
 then the distinct anomaly texts, indented, and the highest z-score of each signal.
-
-Options:
-  --follow          keep reading as FILE grows (waiting for it to appear, starting over when
-                    it is truncated or replaced) until SIGINT or SIGTERM, or --until
-  --until DURATION  with --follow: stop after this long
-  --poll DURATION   with --follow: how often FILE is checked for new lines (default 500ms)
 
 A line that is not OTLP logs JSON is reported on stderr as FILE:LINE and skipped. A summary
 goes to stderr at the end.
@@ -48,77 +44,34 @@ goes to stderr at the end.
 Exit status: 0 done, 1 a bad line or an unreadable file, 2 usage error.
 `
 
-// eventsOptions are the parsed command line.
-type eventsOptions struct {
-	path   string
-	follow bool
-	until  time.Duration
-	poll   time.Duration
-}
-
 func runEvents(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("events", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed below, with a pointer to -h
-	var o eventsOptions
-	fs.BoolVar(&o.follow, "follow", false, "")
-	fs.DurationVar(&o.until, "until", 0, "")
-	fs.DurationVar(&o.poll, "poll", 500*time.Millisecond, "")
 	inputs, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, eventsUsage)
 		return exitOK
 	}
-	if err == nil {
-		err = o.check(fs, inputs)
+	if err == nil && len(inputs) != 1 {
+		err = errors.New("want exactly one FILE")
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "k8snetio events: %v\nRun 'k8snetio events -h' for usage.\n", err)
 		return exitUsage
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if o.until > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.until)
-		defer cancel()
-	}
-	return printEvents(ctx, o, stdin, stdout, stderr)
+	return printEvents(inputs[0], stdin, stdout, stderr)
 }
 
-// check completes o from the positional arguments and rejects combinations that make no sense.
-func (o *eventsOptions) check(fs *flag.FlagSet, inputs []string) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case len(inputs) != 1:
-		return errors.New("want exactly one FILE")
-	case !o.follow && (set["until"] || set["poll"]):
-		return errors.New("--until and --poll need --follow")
-	case o.follow && inputs[0] == "-":
-		return errors.New("--follow needs a file, not standard input")
-	case o.until < 0:
-		return errors.New("--until must not be negative")
-	case o.poll <= 0:
-		return errors.New("--poll must be positive")
-	}
-	o.path = inputs[0]
-	return nil
-}
-
-// printEvents reads the input once, or with follow until ctx ends, and prints the events.
-func printEvents(ctx context.Context, o eventsOptions, stdin io.Reader, stdout, stderr io.Writer) int {
-	p := &eventPrinter{name: o.path, stdout: stdout, stderr: stderr}
+// printEvents reads FILE, or stdin for "-", to its end and prints the events.
+func printEvents(path string, stdin io.Reader, stdout, stderr io.Writer) int {
+	p := &eventPrinter{name: path, stdout: stdout, stderr: stderr}
 	var err error
-	switch {
-	case o.path == "-":
+	if path == "-" {
 		p.name = "<stdin>"
 		err = p.readAll(stdin)
-	case o.follow:
-		err = p.follow(ctx, o.path, o.poll)
-	default:
+	} else {
 		var f *os.File
-		if f, err = os.Open(o.path); err == nil {
+		if f, err = os.Open(path); err == nil {
 			err = p.readAll(f)
 			f.Close()
 		}
@@ -151,7 +104,7 @@ func (p *eventPrinter) badSummary() string {
 	return ", " + plural(p.bad, "bad line")
 }
 
-// readAll handles every line of r, the last one also without a newline.
+// readAll handles every line of r as soon as it is whole, the last one also without a newline.
 func (p *eventPrinter) readAll(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
@@ -166,79 +119,6 @@ func (p *eventPrinter) readAll(r io.Reader) error {
 		if err != nil {
 			return err
 		}
-	}
-}
-
-// follow reads path as it grows, one poll at a time, until ctx ends. Only whole lines are handled:
-// the file exporter may be in the middle of writing the last one.
-func (p *eventPrinter) follow(ctx context.Context, path string, poll time.Duration) error {
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-	var f *os.File
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
-	var pending []byte // the start of a line whose end has not been written yet
-	buf := make([]byte, 1<<16)
-	var offset int64
-	for {
-		if f == nil {
-			var err error
-			f, err = os.Open(path)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			offset, pending = 0, pending[:0]
-		}
-		for f != nil {
-			n, err := f.Read(buf)
-			offset += int64(n)
-			pending = p.lines(append(pending, buf[:n]...))
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if f != nil && p.restarted(f, path, offset) {
-			fmt.Fprintf(p.stderr, "k8snetio events: %s was truncated or replaced; reading it from the start\n", path)
-			f.Close()
-			f, p.lineNo = nil, 0
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
-}
-
-// restarted says the open file f is no longer what path names from the offset read so far.
-func (p *eventPrinter) restarted(f *os.File, path string, offset int64) bool {
-	cur, err := f.Stat()
-	if err != nil {
-		return true
-	}
-	now, err := os.Stat(path)
-	if err != nil || !os.SameFile(cur, now) {
-		return true
-	}
-	return cur.Size() < offset
-}
-
-// lines handles the whole lines in b and returns the rest.
-func (p *eventPrinter) lines(b []byte) []byte {
-	for {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			return b
-		}
-		p.line(b[:i+1])
-		b = b[i+1:]
 	}
 }
 
@@ -268,7 +148,7 @@ func (p *eventPrinter) line(line []byte) {
 			}
 		}
 	}
-	// One write per line, so that a follower's output appears whole.
+	// One write per line, so that whoever reads the pipe sees each event whole.
 	io.WriteString(p.stdout, b.String())
 }
 
@@ -359,7 +239,7 @@ func writeEvent(b *strings.Builder, resource pcommon.Map, lr plog.LogRecord) boo
 	count := "-"
 	if v, ok := body.Get("count"); ok {
 		if f, ok := number(v); ok {
-			count = formatNumber(f)
+			count = baseline.FormatNumber(f)
 		}
 	}
 
@@ -375,7 +255,7 @@ func writeEvent(b *strings.Builder, resource pcommon.Map, lr plog.LogRecord) boo
 		// Range keeps the component's order of the signals.
 		z.Map().Range(func(k string, v pcommon.Value) bool {
 			if f, ok := number(v); ok {
-				parts = append(parts, k+"="+formatNumber(math.Round(f*100)/100)) // as the texts round z
+				parts = append(parts, k+"="+baseline.FormatNumber(math.Round(f*100)/100)) // as the texts round z
 			}
 			return true
 		})
@@ -406,11 +286,6 @@ func unixSeconds(body pcommon.Map, key string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(f*1e9)), true
-}
-
-// formatNumber prints whole numbers without a fraction and others in their shortest form.
-func formatNumber(f float64) string {
-	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // shortDuration drops the zero units time.Duration.String leaves: 1m, not 1m0s; 1h, not 1h0m0s.

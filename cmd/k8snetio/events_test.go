@@ -2,8 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,10 +76,6 @@ func TestEventsUsage(t *testing.T) {
 	}{
 		{nil, "want exactly one FILE"},
 		{[]string{"a", "b"}, "want exactly one FILE"},
-		{[]string{"--until", "1s", "f"}, "--until and --poll need --follow"},
-		{[]string{"--follow", "-"}, "--follow needs a file"},
-		{[]string{"--follow", "--poll", "0s", "f"}, "--poll must be positive"},
-		{[]string{"--follow", "--until", "-1s", "f"}, "--until must not be negative"},
 		{[]string{"--bogus", "f"}, "flag provided but not defined"},
 	} {
 		r := runArgs(t, "", append([]string{"events"}, tt.args...)...)
@@ -93,7 +88,7 @@ func TestEventsUsage(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the follower writes to while the test reads it.
+// syncBuffer is a bytes.Buffer the command writes to while the test reads it.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -111,118 +106,46 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// follower runs printEvents with --follow on path until stopped.
-type follower struct {
-	stdout, stderr syncBuffer
-	cancel         context.CancelFunc
-	done           chan int
-}
-
-func startFollower(t *testing.T, path string) *follower {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	f := &follower{cancel: cancel, done: make(chan int, 1)}
-	go func() {
-		f.done <- printEvents(ctx, eventsOptions{path: path, follow: true, poll: 10 * time.Millisecond}, nil, &f.stdout, &f.stderr)
-	}()
-	t.Cleanup(func() { f.stop(t) })
-	return f
-}
-
-// waitFor waits until the follower has printed n events.
-func (f *follower) waitFor(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(f.stdout.String(), "  count=") < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %d events; stdout:\n%s\nstderr:\n%s", n, f.stdout.String(), f.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func (f *follower) stop(t *testing.T) int {
-	t.Helper()
-	f.cancel()
-	select {
-	case code := <-f.done:
-		f.done <- code // for the cleanup's second stop
-		return code
-	case <-time.After(10 * time.Second):
-		t.Fatal("the follower did not stop")
-		return -1
-	}
-}
-
-func appendTo(t *testing.T, path, s string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestEventsFollow(t *testing.T) {
+// TestEventsStdinStreams is what `tail -F FILE | k8snetio events -` relies on: each event prints
+// as soon as its line is whole, long before the input ends, and half a line waits for its rest.
+func TestEventsStdinStreams(t *testing.T) {
 	lines := strings.SplitAfter(readFile(t, filepath.Join(eventsDir, "received.jsonl")), "\n")
-	path := filepath.Join(t.TempDir(), "events.jsonl")
-	f := startFollower(t, path) // the file does not exist yet: the follower waits for it
+	in, w := io.Pipe()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"events", "-"}, in, &stdout, &stderr) }()
+	events := func() int { return strings.Count(stdout.String(), "  count=") }
+	waitFor := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); events() < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %d events; stdout:\n%s\nstderr:\n%s", n, stdout.String(), stderr.String())
+			}
+		}
+	}
 
-	time.Sleep(30 * time.Millisecond)
-	appendTo(t, path, lines[0])
-	f.waitFor(t, 2)
-
-	// A line written in two pieces is read once it is whole.
+	io.WriteString(w, lines[0])
+	waitFor(2)
 	half := len(lines[1]) / 2
-	appendTo(t, path, lines[1][:half])
+	io.WriteString(w, lines[1][:half])
 	time.Sleep(50 * time.Millisecond)
-	if n := strings.Count(f.stdout.String(), "  count="); n != 2 {
-		t.Fatalf("%d events after half a line, want 2; stderr:\n%s", n, f.stderr.String())
+	if n := events(); n != 2 {
+		t.Fatalf("%d events after half a line, want 2", n)
 	}
-	appendTo(t, path, lines[1][half:])
-	f.waitFor(t, 3)
+	io.WriteString(w, lines[1][half:])
+	waitFor(3)
+	if stderr.String() != "" {
+		t.Errorf("stderr before the end of the input: %q", stderr.String())
+	}
 
-	if code := f.stop(t); code != exitOK {
-		t.Errorf("exit %d; stderr:\n%s", code, f.stderr.String())
+	w.Close()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d; stderr:\n%s", code, stderr.String())
 	}
-	if got, want := f.stdout.String(), readFile(t, filepath.Join(eventsDir, "received.txt")); got != want {
+	if got, want := stdout.String(), readFile(t, filepath.Join(eventsDir, "received.txt")); got != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
 	}
-	if !strings.Contains(f.stderr.String(), "3 events, 1 other log record skipped") {
-		t.Errorf("stderr:\n%s", f.stderr.String())
-	}
-}
-
-func TestEventsFollowTruncated(t *testing.T) {
-	lines := strings.SplitAfter(readFile(t, filepath.Join(eventsDir, "received.jsonl")), "\n")
-	path := writeFile(t, t.TempDir(), "events.jsonl", lines[0]+lines[1])
-	f := startFollower(t, path)
-	f.waitFor(t, 3)
-
-	// A new collector run starts the file over: the follower reads it from the start.
-	if err := os.WriteFile(path, []byte(lines[1]), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.waitFor(t, 4)
-	f.stop(t)
-	if !strings.Contains(f.stderr.String(), "truncated or replaced") {
-		t.Errorf("stderr:\n%s", f.stderr.String())
-	}
-}
-
-func TestEventsFollowUntil(t *testing.T) {
-	path := writeFile(t, t.TempDir(), "events.jsonl", readFile(t, filepath.Join(eventsDir, "received.jsonl")))
-	start := time.Now()
-	r := runArgs(t, "", "events", "--follow", "--poll", "10ms", "--until", "200ms", path)
-	if r.code != exitOK || r.stdout != readFile(t, filepath.Join(eventsDir, "received.txt")) {
-		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-	}
-	if d := time.Since(start); d < 200*time.Millisecond || d > 5*time.Second {
-		t.Errorf("--until 200ms ran for %s", d)
+	if stderr.String() != "k8snetio events: 3 events, 1 other log record skipped\n" {
+		t.Errorf("stderr = %q", stderr.String())
 	}
 }

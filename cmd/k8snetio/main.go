@@ -1,6 +1,5 @@
-// Command k8snetio runs the k8s_netio_anomaly detection outside the collector: `k8snetio replay`
-// scores recorded metrics, for back-tests and for checking a config and baseline before deploying them;
-// `k8snetio baseline` learns baselines from recordings, merges and compares them.
+// Command k8snetio runs the detection (internal/engine) outside the collector, on recorded
+// files: replay, baseline build|merge|diff, events, eval and import-rates (`k8snetio help`).
 package main
 
 import (
@@ -20,7 +19,7 @@ type command struct {
 var commands = []command{
 	{"replay", "run the detection over recorded metrics and print its events", runReplay},
 	{"baseline", "learn baselines from recorded metrics, merge and compare them", runBaseline},
-	{"events", "print anomaly events from a recorded logs file, optionally following it", runEvents},
+	{"events", "print anomaly events from a recorded logs file or standard input", runEvents},
 	{"eval", "back-test configs against labelled or injected incidents: recall, false events, latency", runEval},
 	{"import-rates", "turn a CSV of per-pod receive/transmit rates into recorded metrics", runImportRates},
 }

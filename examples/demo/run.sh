@@ -146,7 +146,7 @@ the first 1-minute window with more than 5 anomalous spans closes: 1 to 2 minute
 
 Files in $DEMO_DIR:
   events.jsonl     what the HEC receiver got (the file exporter's OTLP JSON), shown below with
-                   'k8snetio events --follow'
+                   'tail -F -n +1 events.jsonl | k8snetio events -'
   metrics.jsonl    the scraped metrics; the same events come out of a back-test afterwards:
                    DEMO_DIR=$DEMO_DIR bin/k8snetio replay --config examples/demo/collector.yaml \\
                      $DEMO_DIR/metrics.jsonl
@@ -158,12 +158,21 @@ Stops after $seconds s (DEMO_SECONDS) or on Ctrl-C. Waiting for events...
 
 EOF
 
-"$bin/k8snetio" events --follow --until "${seconds}s" "$DEMO_DIR/events.jsonl" &
+# viewer prints the events as they arrive: tail -F reads events.jsonl from its first line and on
+# through a rotation or truncation. Stopped with the demo, it ends without a "Terminated" line.
+viewer() {
+	trap 'exit 0' TERM
+	tail -F -n +1 "$DEMO_DIR/events.jsonl" | "$bin/k8snetio" events - &
+	wait "$!"
+}
+viewer &
 pids+=($!)
-# Whichever ends first: the viewer at the time limit, or the simulator or the collector by failing.
+sleep "$seconds" &
+pids+=($!)
+# Whichever ends first: the time limit, or the simulator, the collector or the viewer by failing.
 status=0
 wait -n || status=$?
-if kill -0 "${pids[2]}" 2>/dev/null; then
+if ! kill -0 "${pids[0]}" 2>/dev/null || ! kill -0 "${pids[1]}" 2>/dev/null; then
 	die "the simulator or the collector stopped unexpectedly; see $DEMO_DIR/kubeletsim.log and collector.log"
 fi
 exit "$status"

@@ -318,6 +318,25 @@ func TestNumberForms(t *testing.T) {
 	}
 }
 
+func TestFormatNumber(t *testing.T) {
+	x := 0.1
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{x + 0.2, "0.30000000000000004"}, {3, "3"}, {0, "0"}, {1e21, "1000000000000000000000"},
+		{1e-7, "0.0000001"}, {0.125, "0.125"}, {1.0 / 3, "0.3333333333333333"}, {MaxValue, "1" + strings.Repeat("0", 300)},
+	} {
+		got := FormatNumber(tc.v)
+		if got != tc.want {
+			t.Errorf("FormatNumber(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+		if back, _, msg := ParseNumber(got, false); back != tc.v {
+			t.Errorf("ParseNumber(%q) = %v (%s), want %v", got, back, msg, tc.v)
+		}
+	}
+}
+
 func TestSignalsIsNotAppendable(t *testing.T) {
 	// Signals shares its slice; an append by one caller must not change what the next caller sees.
 	b := mustLoad(t, filepath.Join("testdata", "volume.csv"))

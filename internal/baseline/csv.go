@@ -177,6 +177,10 @@ func ParseNumber(cell string, isStdev bool) (v float64, present bool, msg string
 	return v, true, ""
 }
 
+// FormatNumber prints v as the searches print numbers: the shortest decimal that reads back as
+// v, without an exponent.
+func FormatNumber(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
 // nonZeroMantissa reports whether decimal text has a non-zero digit before its exponent.
 func nonZeroMantissa(s string) bool {
 	if i := strings.IndexAny(s, "eE"); i >= 0 {

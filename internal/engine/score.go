@@ -2,7 +2,6 @@ package engine
 
 import (
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
@@ -70,23 +69,20 @@ func appendAnomalyText(b *strings.Builder, s baseline.Signal, v, z float64, st b
 		b.WriteString(" ratio")
 	}
 	b.WriteString(" higher than average by ")
-	b.WriteString(formatNumber(roundHalfAway(z, 2)))
+	b.WriteString(baseline.FormatNumber(roundHalfAway(z, 2)))
 	b.WriteString(" Standard Deviations. ")
 	b.WriteString(name)
 	b.WriteByte('=')
-	b.WriteString(formatNumber(v))
+	b.WriteString(baseline.FormatNumber(v))
 	b.WriteString(" avg_")
 	b.WriteString(name)
 	b.WriteByte('=')
-	b.WriteString(formatNumber(st.Avg))
+	b.WriteString(baseline.FormatNumber(st.Avg))
 	b.WriteString(" 'stdev_")
 	b.WriteString(name)
 	b.WriteString("'=")
-	b.WriteString(formatNumber(st.Stdev))
+	b.WriteString(baseline.FormatNumber(st.Stdev))
 }
-
-// formatNumber prints the shortest decimal that reads back as v, without an exponent.
-func formatNumber(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // roundHalfAway is Splunk's round(x, d): halves go away from zero.
 func roundHalfAway(x float64, digits int) float64 {

@@ -1,6 +1,5 @@
-// Package kubeletsim simulates the kubelet's read-only stats API for a small, made-up
-// Kubernetes cluster, so that the real kubeletstats receiver can scrape realistic,
-// reproducible pod network counters in demos and end-to-end tests.
+// Package kubeletsim simulates the kubelet's read-only stats API of a made-up cluster for the
+// demo and the end-to-end tests: the real kubeletstats receiver scrapes its pod counters.
 //
 // # What is served
 //

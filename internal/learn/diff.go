@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
 // DiffResult is what changed between two baselines.
@@ -76,7 +78,7 @@ func (r DiffResult) Empty() bool {
 func (r DiffResult) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d added, %d removed, %d moved by more than %s standard deviations\n",
-		len(r.Added), len(r.Removed), len(r.Moved), formatFloat(r.Sigmas))
+		len(r.Added), len(r.Removed), len(r.Moved), baseline.FormatNumber(r.Sigmas))
 	if len(r.Added) > 0 {
 		b.WriteString("\nadded:\n")
 		for _, k := range r.Added {
@@ -99,8 +101,8 @@ func (r DiffResult) WriteText(w io.Writer) error {
 		slices.SortStableFunc(moved, func(a, b Move) int { return strings.Compare(a.Key, b.Key) })
 		for _, m := range moved {
 			fmt.Fprintf(&b, "  ~ %-*s  %-19s avg %s -> %s (old stdev %s, %s sigma)\n",
-				width, m.Key, m.Signal, formatFloat(m.OldMean), formatFloat(m.NewMean),
-				formatFloat(m.OldStdev), formatZ(m.Z))
+				width, m.Key, m.Signal, baseline.FormatNumber(m.OldMean), baseline.FormatNumber(m.NewMean),
+				baseline.FormatNumber(m.OldStdev), formatZ(m.Z))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

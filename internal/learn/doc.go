@@ -1,7 +1,5 @@
-// Package learn computes the per-service baseline that Splunk's "Baseline Of Kubernetes
-// Container Network IO Ratio" search writes to the lookup
-// k8s_container_network_io_ratio_baseline, from the stream of closed pod-spans, with the
-// search's semantics (spec detection.md, sections 1, 6 and 7).
+// Package learn learns the per-service baseline from closed pod-spans as Splunk's "Baseline Of
+// Kubernetes Container Network IO Ratio" search does (spec detection.md, sections 1, 6 and 7).
 //
 // # Semantics
 //

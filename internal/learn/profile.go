@@ -66,7 +66,7 @@ func profileCells(m profile.Model) []string {
 		vals := []float64{u.In, u.Out, u.InHigh, u.OutHigh, u.LogRatio, u.LogRatioMAD}
 		readable := true
 		for i, v := range vals {
-			figures[i] = formatFloat(v)
+			figures[i] = baseline.FormatNumber(v)
 			_, _, msg := baseline.ParseProfileCell(baseline.ProfileColumns[i], figures[i])
 			readable = readable && msg == ""
 		}

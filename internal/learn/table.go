@@ -79,8 +79,6 @@ func (t *Table) name(i int) string {
 	return fmt.Sprintf("table %d", i+1)
 }
 
-func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-
 // Header returns the CSV header WriteCSV writes.
 func (t *Table) Header() []string {
 	h := []string{"key"}
@@ -161,7 +159,7 @@ func cell(a Acc, v float64) string {
 	if a.N == 0 {
 		return ""
 	}
-	return formatFloat(v)
+	return baseline.FormatNumber(v)
 }
 
 // csvReader adds the learned file's column rules to the component's CSV reader, so both read

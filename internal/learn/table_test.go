@@ -83,10 +83,10 @@ func TestCSVRoundTripForeignFile(t *testing.T) {
 			ns[j] = 2 + r.Int64N(count-1)
 		}
 		for range ns {
-			fmt.Fprintf(&b, ",%s", formatFloat(math.Exp(r.NormFloat64()*5)))
+			fmt.Fprintf(&b, ",%s", baseline.FormatNumber(math.Exp(r.NormFloat64()*5)))
 		}
 		for range ns {
-			fmt.Fprintf(&b, ",%s", formatFloat(math.Exp(r.NormFloat64()*5)))
+			fmt.Fprintf(&b, ",%s", baseline.FormatNumber(math.Exp(r.NormFloat64()*5)))
 		}
 		fmt.Fprintf(&b, ",%d,%d,%d,%d\n", count, 1_700_000_000+r.IntN(1e8), ns[0], ns[1])
 	}
