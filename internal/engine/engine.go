@@ -1,8 +1,6 @@
-// Package engine is the detection "Kubernetes Anomalous Inbound to Outbound Network IO Ratio"
-// as a streaming computation: it turns per-pod byte counters into pod-spans, scores each
-// span's in/out ratios against a per-service baseline, counts anomalous spans per pod and
-// window, and hands out an Event when a pod keeps misbehaving. It knows nothing of
-// collector pipelines; the processor and connector feed it and forward its events.
+// Package engine is the detection as a streaming computation: per-pod byte counters in, pod-spans
+// scored against a per-service baseline, an Event out when a pod keeps misbehaving. It knows
+// nothing of collector pipelines.
 package engine
 
 import (
