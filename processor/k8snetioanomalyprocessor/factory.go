@@ -15,7 +15,7 @@ import (
 
 // factory holds the engines: one per component ID, shared by the ID's metrics and logs instances.
 type factory struct {
-	hosts enginehost.Registry
+	hosts enginehost.Hosts
 }
 
 // NewFactory returns the k8s_netio_anomaly processor factory.
