@@ -34,17 +34,12 @@ func (f *factory) processorFactory() processor.Factory {
 	)
 }
 
-func (f *factory) createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
+func (f *factory) createMetrics(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
 	in, err := f.join(set, cfg, true, nil)
 	if err != nil {
 		return nil, err
 	}
-	p, err := newMetricsProcessor(ctx, set, cfg, next, in)
-	if err != nil {
-		_ = in.Shutdown(ctx)
-		return nil, err
-	}
-	return p, nil
+	return newMetricsProcessor(next, in), nil
 }
 
 func (f *factory) createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
