@@ -50,7 +50,9 @@ func (c *metricsToLogs) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) 
 	return nil
 }
 
-// newTelemetry fills the engine's instruments from this component's generated builder.
+// newTelemetry fills the engine's instruments from this component's generated builder, whose meter
+// is named after this component. The processor's is the same list from its own builder: Go reaches
+// same-named fields of two generated types only by reflection.
 func newTelemetry(set component.TelemetrySettings) (enginehost.Telemetry, func(), error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {

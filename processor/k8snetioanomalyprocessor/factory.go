@@ -72,7 +72,9 @@ func noLogsWarning(id component.ID) string {
 		"or use the k8s_netio_anomaly connector from the metrics pipeline to a logs pipeline instead.", id, id, id)
 }
 
-// newTelemetry fills the engine's instruments from this component's generated builder.
+// newTelemetry fills the engine's instruments from this component's generated builder, whose meter
+// is named after this component. The connector's is the same list from its own builder: Go reaches
+// same-named fields of two generated types only by reflection.
 func newTelemetry(set component.TelemetrySettings) (enginehost.Telemetry, func(), error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {
