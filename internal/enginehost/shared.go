@@ -11,8 +11,8 @@ import (
 // does (an internal package, so not importable): the first to join makes the value, the first to
 // start starts it and the last to shut down shuts it down and removes it. Unlike sharedcomponent,
 // which shuts the value down with the first user's shutdown, it lives until the last user's: the
-// processor's logs instance must still take the events the engine flushes when the metrics
-// instance goes, and the collector shuts the two pipelines down in no fixed order.
+// collector shuts pipelines down in no fixed order, and the engine must score (and, at its
+// shutdown, save) every point of the metrics pipelines still running.
 type sharedMap[K comparable, V component.Component] struct {
 	mu      sync.Mutex
 	entries map[K]*sharedEntry[V]
