@@ -25,15 +25,11 @@ func NewFactory() connector.Factory {
 // createMetricsToLogs needs no sharing: the collector makes one metrics-to-logs instance per
 // connector ID, fed by all its metrics pipelines and fanning out to all its logs pipelines.
 func createMetricsToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Metrics, error) {
-	h, err := enginehost.New(set.TelemetrySettings, set.ID, enginehost.Spec{
+	in, err := enginehost.NewInstance(set.TelemetrySettings, set.ID, enginehost.Spec{
 		Kind:      component.KindConnector,
 		Config:    cfg.(*Config).engineConfig,
 		Telemetry: newTelemetry,
-	})
-	if err != nil {
-		return nil, err
-	}
-	in, err := h.Join(true, next) // a new host takes its first instance
+	}, next)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +50,9 @@ func (c *metricsToLogs) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) 
 	return nil
 }
 
-// newTelemetry fills the engine's instruments from this component's generated builder.
+// newTelemetry fills the engine's instruments from this component's generated builder, whose meter
+// is named after this component. The processor's is the same list from its own builder: Go reaches
+// same-named fields of two generated types only by reflection.
 func newTelemetry(set component.TelemetrySettings) (enginehost.Telemetry, func(), error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/featuregate"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -25,6 +27,8 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/service/telemetry"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -118,6 +122,43 @@ func TestCollectorProcessorInTwoMetricsPipelines(t *testing.T) {
 	assert.Equal(t, 1, h.observed.FilterMessageSnippet("is in 2 metrics pipelines").Len())
 }
 
+// The collector adds the pipeline of the instance it creates to that instance's logger and meter;
+// the engine, shared by the pipelines, must not report as the one whose instance came first.
+func TestCollectorProcessorTelemetryNamesNoPipeline(t *testing.T) {
+	// Pipeline attributes reach meters only behind this (alpha) gate; loggers get them always.
+	const gate = "telemetry.newPipelineTelemetry"
+	require.NoError(t, featuregate.GlobalRegistry().Set(gate, true))
+	t.Cleanup(func() { require.NoError(t, featuregate.GlobalRegistry().Set(gate, false)) })
+	h := newHarness(t)
+	reader := sdkmetric.NewManualReader()
+	h.meterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	col := h.run(t, filepath.Join("testdata", "processor_two_metrics_pipelines.yaml"))
+	require.NoError(t, h.feed(context.Background(), readMetrics(t, goldenInput)))
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	h.stop(t, col)
+
+	logged := h.observed.FilterMessageSnippet("is in 2 metrics pipelines").All()
+	require.Len(t, logged, 1)
+	fields := logged[0].ContextMap()
+	assert.Equal(t, "k8s_netio_anomaly/x", fields["otelcol.component.id"], "the component's own attributes stay")
+	assert.NotContains(t, fields, "otelcol.pipeline.id")
+	assert.NotContains(t, fields, "otelcol.signal")
+
+	var scopes int
+	for _, sm := range rm.ScopeMetrics {
+		if !strings.HasSuffix(sm.Scope.Name, "/k8snetioanomalyprocessor") {
+			continue
+		}
+		scopes++
+		id, _ := sm.Scope.Attributes.Value("otelcol.component.id")
+		assert.Equal(t, "k8s_netio_anomaly/x", id.AsString())
+		assert.False(t, sm.Scope.Attributes.HasValue("otelcol.pipeline.id"))
+		assert.False(t, sm.Scope.Attributes.HasValue("otelcol.signal"))
+	}
+	assert.Equal(t, 1, scopes, "the engine's metrics, in one scope")
+}
+
 // harness runs a real collector with the processor and connector factories, a receiver the test
 // feeds and an exporter that keeps what it gets.
 type harness struct {
@@ -125,6 +166,8 @@ type harness struct {
 	logs     *consumertest.LogsSink
 	observed *observer.ObservedLogs
 	logger   *zap.Logger
+	// meterProvider, when set, is the collector's; otherwise its telemetry has no meters.
+	meterProvider *sdkmetric.MeterProvider
 
 	mu         sync.Mutex
 	next       consumer.Metrics
@@ -213,12 +256,17 @@ func (h *harness) factories() (otelcol.Factories, error) {
 	if f.Exporters, err = otelcol.MakeFactoryMap(h.captureFactory()); err != nil {
 		return f, err
 	}
-	f.Telemetry = telemetry.NewFactory(
-		func() component.Config { return &struct{}{} },
+	opts := []telemetry.FactoryOption{
 		telemetry.WithCreateLogger(func(context.Context, telemetry.LoggerSettings, component.Config) (*zap.Logger, component.ShutdownFunc, error) {
 			return h.logger, nil, nil
 		}),
-	)
+	}
+	if h.meterProvider != nil {
+		opts = append(opts, telemetry.WithCreateMeterProvider(func(context.Context, telemetry.MeterSettings, component.Config) (telemetry.MeterProvider, error) {
+			return h.meterProvider, nil
+		}))
+	}
+	f.Telemetry = telemetry.NewFactory(func() component.Config { return &struct{}{} }, opts...)
 	return f, nil
 }
 

@@ -7,7 +7,6 @@ package enginehost // import "github.com/k8snetio/k8snetioanomaly/internal/engin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -46,8 +45,9 @@ type Spec struct {
 	EventQueueSize int
 }
 
-// Host is one engine and the places its events go to.
-type Host struct {
+// engineHost is one engine and the places its events go to; the instances that share it hold it
+// through a sharedMap, which starts it with the first and shuts it down with the last.
+type engineHost struct {
 	id         component.ID
 	kind       component.Kind
 	logger     *zap.Logger
@@ -57,15 +57,11 @@ type Host struct {
 	queue      *eventQueue // nil: events are handed over synchronously
 	releaseTel func()
 	noLogs     func(component.ID) string
-	onDone     func(*Host) // set by a Registry, to forget the host after its last instance
 
-	mu       sync.Mutex // guards the lifecycle fields below
-	refs     int        // instances not shut down yet
+	mu       sync.Mutex // guards the fields below and the instances' started
 	feeders  int        // instances that feed metrics in
 	emitters int        // instances that pass events on
-	running  bool
-	done     bool
-	warned   bool
+	done     bool       // the engine has shut down
 
 	// outMu is held for reading while events are handed over, so that an instance detaching
 	// its consumer waits until no call into that consumer is in flight.
@@ -79,14 +75,14 @@ type Host struct {
 // can make events from its first batch); more go to the collector's log.
 const maxEarlyEvents = 10000
 
-// New builds a host and its engine; a bad configuration or baseline file is an error here,
+// newHost builds a host and its engine; a bad configuration or baseline file is an error here,
 // so the collector refuses to start with the engine's file:line:col message.
-func New(set component.TelemetrySettings, id component.ID, spec Spec) (*Host, error) {
+func newHost(set component.TelemetrySettings, id component.ID, spec Spec) (*engineHost, error) {
 	tel, release, err := spec.Telemetry(set)
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{id: id, kind: spec.Kind, logger: set.Logger, events: spec.Config.Event, releaseTel: release, noLogs: spec.NoLogsWarning}
+	h := &engineHost{id: id, kind: spec.Kind, logger: set.Logger, events: spec.Config.Event, releaseTel: release, noLogs: spec.NoLogsWarning}
 	es := engine.Settings{Logger: set.Logger, Telemetry: tel.Engine, Emit: h.emit}
 	if ext := spec.Config.StorageID(); ext != "" {
 		h.state = newStateStore(ext, storageKey(spec.Config), set.Logger)
@@ -107,30 +103,71 @@ func New(set component.TelemetrySettings, id component.ID, spec Spec) (*Host, er
 	return h, nil
 }
 
-// Engine returns the hosted engine.
-func (h *Host) Engine() *engine.Engine { return h.eng }
+// Start binds the state store, before the engine restores from it, and starts the engine.
+func (h *engineHost) Start(ctx context.Context, host component.Host) error {
+	if h.state != nil {
+		if err := h.state.bind(ctx, host, h.kind, h.id); err != nil {
+			return err
+		}
+	}
+	if h.queue != nil {
+		h.queue.start()
+	}
+	h.eng.Start()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// All instances are created before any starts, so the counts are final here.
+	if h.emitters == 0 && h.noLogs != nil {
+		h.logger.Warn(h.noLogs(h.id))
+	}
+	if h.feeders == 0 {
+		h.logger.Warn(h.id.String() + " is in no metrics pipeline, so it has nothing to score and will emit no events")
+	}
+	if h.feeders > 1 {
+		h.logger.Info(fmt.Sprintf("%s is in %d metrics pipelines: a point that reaches it through several of them is scored once "+
+			"(the copies repeat its series and timestamp, and are dropped as duplicate or late)", h.id, h.feeders))
+	}
+	return nil
+}
+
+// Shutdown shuts the engine down, which flushes into the consumers still attached, then saves and
+// releases what the engine used.
+func (h *engineHost) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.done = true
+	h.eng.Shutdown(waitForRoom(ctx))
+	if h.queue != nil {
+		h.queue.shutdown(ctx)
+	}
+	h.mu.Unlock()
+	var err error
+	if h.state != nil {
+		err = h.state.close(ctx) // after the engine's shutdown saved the state
+	}
+	h.releaseTel()
+	return err
+}
 
 // Instance is one collector component's hold on a host.
 type Instance struct {
-	h       *Host
-	next    consumer.Logs // receives the events once started; nil for an instance that only feeds
+	h       *engineHost
+	shared  component.Component // the sharedMap's hold, which starts and shuts down h
+	next    consumer.Logs       // receives the events once started; nil for an instance that only feeds
 	start   sync.Once
 	stop    sync.Once
 	started bool // guarded by h.mu
 }
 
-// errDone is Join's error once the host has shut down.
-var errDone = errors.New("the engine has shut down")
-
-// Join adds an instance: feeds says it sends metrics into the engine, next (when not nil) is
-// the logs consumer it passes events on to.
-func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, error) {
+// join adds an instance: feeds says it sends metrics into the engine, next (when not nil) is the
+// logs consumer it passes events on to.
+func join[K comparable](m *sharedMap[K, *engineHost], key K, set component.TelemetrySettings, id component.ID, spec Spec, feeds bool, next consumer.Logs) (*Instance, error) {
+	u, err := m.join(key, func() (*engineHost, error) { return newHost(set, id, spec) })
+	if err != nil {
+		return nil, err
+	}
+	h := u.value()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.done {
-		return nil, errDone
-	}
-	h.refs++
 	if feeds {
 		h.feeders++
 	}
@@ -140,7 +177,7 @@ func (h *Host) Join(feeds bool, next consumer.Logs) (*Instance, error) {
 		h.awaiting++
 		h.outMu.Unlock()
 	}
-	return &Instance{h: h, next: next}, nil
+	return &Instance{h: h, shared: u, next: next}, nil
 }
 
 // Engine returns the engine the instance shares.
@@ -150,102 +187,61 @@ func (in *Instance) Engine() *engine.Engine { return in.h.eng }
 // on, attaches its logs consumer: its downstream components are started by now.
 func (in *Instance) Start(ctx context.Context, host component.Host) error {
 	var err error
-	in.start.Do(func() { err = in.h.start(ctx, in, host) })
+	in.start.Do(func() {
+		if err = in.shared.Start(ctx, host); err == nil {
+			in.h.started(ctx, in)
+		}
+	})
 	return err
 }
 
-// Shutdown ends the instance; the host's last instance shuts the engine down, which flushes.
+// Shutdown ends the instance; the host's last instance shuts the engine down, which flushes into
+// the consumers still attached (its own too), before its consumer is detached.
 func (in *Instance) Shutdown(ctx context.Context) error {
 	var err error
-	in.stop.Do(func() { err = in.h.leave(ctx, in) })
+	in.stop.Do(func() {
+		err = in.shared.Shutdown(ctx)
+		in.h.leave(ctx, in)
+	})
 	return err
 }
 
-func (h *Host) start(ctx context.Context, in *Instance, host component.Host) error {
+func (h *engineHost) started(ctx context.Context, in *Instance) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.done {
-		return nil
-	}
-	if !h.running {
-		if h.state != nil {
-			// Before the engine starts: starting restores the state.
-			if err := h.state.bind(ctx, host, h.kind, h.id); err != nil {
-				return err
-			}
-		}
-		h.running = true
-		if h.queue != nil {
-			h.queue.start()
-		}
-		h.eng.Start()
+		return
 	}
 	in.started = true
 	if in.next != nil {
 		h.attach(ctx, in)
 	}
-	// All instances are created before any starts, so the counts are final here.
-	if !h.warned {
-		h.warned = true
-		if h.emitters == 0 && h.noLogs != nil {
-			h.logger.Warn(h.noLogs(h.id))
-		}
-		if h.feeders == 0 {
-			h.logger.Warn(h.id.String() + " is in no metrics pipeline, so it has nothing to score and will emit no events")
-		}
-		if h.feeders > 1 {
-			h.logger.Info(fmt.Sprintf("%s is in %d metrics pipelines: a point that reaches it through several of them is scored once "+
-				"(the copies repeat its series and timestamp, and are dropped as duplicate or late)", h.id, h.feeders))
-		}
-	}
-	return nil
 }
 
-func (h *Host) leave(ctx context.Context, in *Instance) error {
+// leave detaches the consumer of an instance that has shut down.
+func (h *engineHost) leave(ctx context.Context, in *Instance) {
 	h.mu.Lock()
-	h.refs--
-	last := h.refs == 0
-	attached := h.isAttached(in)
+	defer h.mu.Unlock()
 	switch {
-	case last:
-		// Shut down before detaching, so that what the shutdown flushes still reaches the consumer.
-		h.done = true
-		h.eng.Shutdown(waitForRoom(ctx))
-		if h.queue != nil {
-			h.queue.shutdown(ctx)
+	case h.isAttached(in):
+		if !h.done {
+			// The consumer goes away before the engine does (the collector shuts pipelines down in
+			// no fixed order between them): hand it what is complete now, while it can still take
+			// it. With a state store nothing is flushed: the span in progress resumes after the restart.
+			if h.state == nil {
+				h.eng.Flush(waitForRoom(ctx))
+			}
+			if h.queue != nil {
+				h.queue.sync(ctx)
+			}
 		}
-	case attached:
-		// The consumer goes away before the engine does (the collector shuts pipelines down in
-		// no fixed order between them): hand it what is complete now, while it can still take it.
-		// With a state store nothing is flushed: the span in progress resumes after the restart.
-		if h.state == nil {
-			h.eng.Flush(waitForRoom(ctx))
-		}
-		if h.queue != nil {
-			h.queue.sync(ctx)
-		}
-	}
-	if attached {
 		h.detach(in)
-	} else if in.next != nil && !in.started {
+	case in.next != nil && !in.started:
 		h.giveUpWaiting()
 	}
-	h.mu.Unlock()
-	if !last {
-		return nil
-	}
-	var err error
-	if h.state != nil {
-		err = h.state.close(ctx) // after the engine's shutdown saved the state
-	}
-	h.releaseTel()
-	if h.onDone != nil {
-		h.onDone(h)
-	}
-	return err
 }
 
-func (h *Host) isAttached(in *Instance) bool {
+func (h *engineHost) isAttached(in *Instance) bool {
 	h.outMu.RLock()
 	defer h.outMu.RUnlock()
 	for _, o := range h.outs {
@@ -256,7 +252,7 @@ func (h *Host) isAttached(in *Instance) bool {
 	return false
 }
 
-func (h *Host) attach(ctx context.Context, in *Instance) {
+func (h *engineHost) attach(ctx context.Context, in *Instance) {
 	h.outMu.Lock()
 	defer h.outMu.Unlock()
 	h.outs = append(h.outs, in)
@@ -269,7 +265,7 @@ func (h *Host) attach(ctx context.Context, in *Instance) {
 
 // giveUpWaiting is for an instance that shuts down without having started: when no other will
 // take the held events, they go to the collector's log.
-func (h *Host) giveUpWaiting() {
+func (h *engineHost) giveUpWaiting() {
 	h.outMu.Lock()
 	defer h.outMu.Unlock()
 	h.awaiting--
@@ -279,7 +275,7 @@ func (h *Host) giveUpWaiting() {
 	}
 }
 
-func (h *Host) detach(in *Instance) {
+func (h *engineHost) detach(in *Instance) {
 	h.outMu.Lock()
 	defer h.outMu.Unlock()
 	for i, o := range h.outs {
@@ -291,7 +287,7 @@ func (h *Host) detach(in *Instance) {
 }
 
 // emit is the engine's Emit: ctx is the metrics pipeline's or a background one.
-func (h *Host) emit(ctx context.Context, events []engine.Event) {
+func (h *engineHost) emit(ctx context.Context, events []engine.Event) {
 	if h.queue != nil {
 		h.queue.put(ctx, events)
 		return
@@ -301,7 +297,7 @@ func (h *Host) emit(ctx context.Context, events []engine.Event) {
 
 // handOver passes events to the attached consumers, holds them for one that has not started yet,
 // or logs them. A failing logs pipeline is logged, never returned: the metrics must keep flowing.
-func (h *Host) handOver(ctx context.Context, events []engine.Event) {
+func (h *engineHost) handOver(ctx context.Context, events []engine.Event) {
 	h.outMu.RLock()
 	if len(h.outs) > 0 {
 		defer h.outMu.RUnlock()
@@ -321,14 +317,14 @@ func (h *Host) handOver(ctx context.Context, events []engine.Event) {
 	}
 }
 
-func (h *Host) logEvents(events []engine.Event) {
+func (h *engineHost) logEvents(events []engine.Event) {
 	for i := range events {
 		h.logger.Warn("Anomaly event (no logs pipeline to pass it on to)", zap.Any("event", events[i].Body()))
 	}
 }
 
 // deliver hands events to every attached consumer; the caller holds outMu.
-func (h *Host) deliver(ctx context.Context, events []engine.Event) {
+func (h *engineHost) deliver(ctx context.Context, events []engine.Event) {
 	for _, o := range h.outs {
 		// Each consumer gets its own copy: a logs pipeline may modify what it is given.
 		if err := o.next.ConsumeLogs(ctx, engine.ToLogs(events, h.events)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -38,6 +39,16 @@ func nopTelemetry(component.TelemetrySettings) (Telemetry, func(), error) {
 	return Telemetry{}, func() {}, nil
 }
 
+// sharedEngine returns how the instances of one component ID join the engine they share.
+func sharedEngine(t *testing.T, set component.TelemetrySettings, spec Spec) (*Hosts, func(feeds bool, next consumer.Logs) *Instance) {
+	hosts, cfg := new(Hosts), new(int) // cfg stands for the ID's config value
+	return hosts, func(feeds bool, next consumer.Logs) *Instance {
+		in, err := hosts.Join(set, component.MustNewID("k8s_netio_anomaly"), cfg, spec, feeds, next)
+		require.NoError(t, err)
+		return in
+	}
+}
+
 func feedGolden(t *testing.T, e *engine.Engine) {
 	md, err := golden.ReadMetrics(goldenInputFile)
 	require.NoError(t, err)
@@ -46,16 +57,12 @@ func feedGolden(t *testing.T, e *engine.Engine) {
 
 // A processor listed in two logs pipelines passes each event into both.
 func TestEventsGoToEveryLogsInstance(t *testing.T) {
-	id := component.MustNewID("k8s_netio_anomaly")
-	h, err := New(componenttest.NewNopTelemetrySettings(), id, Spec{Kind: component.KindProcessor, Config: goldenConfig(t), Telemetry: nopTelemetry})
-	require.NoError(t, err)
-	feeder, err := h.Join(true, nil)
-	require.NoError(t, err)
+	hosts, join := sharedEngine(t, componenttest.NewNopTelemetrySettings(), Spec{Kind: component.KindProcessor, Config: goldenConfig(t), Telemetry: nopTelemetry})
+	feeder := join(true, nil)
 	sinks := []*consumertest.LogsSink{new(consumertest.LogsSink), new(consumertest.LogsSink)}
 	var logs []*Instance
 	for _, s := range sinks {
-		in, err := h.Join(false, s)
-		require.NoError(t, err)
+		in := join(false, s)
 		require.NoError(t, in.Start(context.Background(), componenttest.NewNopHost()))
 		logs = append(logs, in)
 	}
@@ -71,9 +78,9 @@ func TestEventsGoToEveryLogsInstance(t *testing.T) {
 	require.NoError(t, logs[0].Shutdown(context.Background()))
 	require.NoError(t, logs[0].Shutdown(context.Background()), "a second shutdown is harmless")
 	require.NoError(t, feeder.Shutdown(context.Background()))
+	assert.Equal(t, 1, hosts.Len(), "the engine stays while a logs instance is left")
 	require.NoError(t, logs[1].Shutdown(context.Background()))
-	_, err = h.Join(true, nil)
-	assert.ErrorIs(t, err, errDone, "a host that has shut down takes no instances")
+	assert.Zero(t, hosts.Len())
 }
 
 // Events made before the logs instance has started (a replay's first batch can make some) wait
@@ -88,11 +95,10 @@ func TestEventsBeforeLogsInstanceStarts(t *testing.T) {
 			core, observed := observer.New(zapcore.WarnLevel)
 			set := componenttest.NewNopTelemetrySettings()
 			set.Logger = zap.New(core)
-			h, err := New(set, component.MustNewID("k8s_netio_anomaly"), Spec{Kind: component.KindProcessor, Config: goldenConfig(t), Telemetry: nopTelemetry})
-			require.NoError(t, err)
-			feeder, _ := h.Join(true, nil)
+			_, join := sharedEngine(t, set, Spec{Kind: component.KindProcessor, Config: goldenConfig(t), Telemetry: nopTelemetry})
+			feeder := join(true, nil)
 			sink := new(consumertest.LogsSink)
-			logs, _ := h.Join(false, sink)
+			logs := join(false, sink)
 			require.NoError(t, feeder.Start(context.Background(), componenttest.NewNopHost()))
 
 			feedGolden(t, feeder.Engine())
@@ -121,13 +127,10 @@ func TestQueuedEventsWithoutStart(t *testing.T) {
 	core, observed := observer.New(zapcore.WarnLevel)
 	set := componenttest.NewNopTelemetrySettings()
 	set.Logger = zap.New(core)
-	h, err := New(set, component.MustNewID("k8s_netio_anomaly"), Spec{Kind: component.KindProcessor, Config: goldenConfig(t), Telemetry: nopTelemetry, EventQueueSize: 10})
-	require.NoError(t, err)
-	feeder, err := h.Join(true, nil)
-	require.NoError(t, err)
+	_, join := sharedEngine(t, set, Spec{Kind: component.KindProcessor, Config: goldenConfig(t), Telemetry: nopTelemetry, EventQueueSize: 10})
+	feeder := join(true, nil)
 	sink := new(consumertest.LogsSink)
-	logs, err := h.Join(false, sink)
-	require.NoError(t, err)
+	logs := join(false, sink)
 
 	feedGolden(t, feeder.Engine())
 	assert.Zero(t, observed.FilterFieldKey("event").Len(), "queued, not logged yet")

@@ -36,9 +36,7 @@ func TestStorageBoundWithoutLearning(t *testing.T) {
 	ext := &memStorage{}
 	host := extensionsHost{component.MustNewIDWithName("file_storage", "state"): ext}
 
-	h, err := New(componenttest.NewNopTelemetrySettings(), component.MustNewID("k8s_netio_anomaly"), Spec{Kind: component.KindProcessor, Config: cfg, Telemetry: nopTelemetry})
-	require.NoError(t, err)
-	in, err := h.Join(true, nil)
+	in, err := NewInstance(componenttest.NewNopTelemetrySettings(), component.MustNewID("k8s_netio_anomaly"), Spec{Kind: component.KindProcessor, Config: cfg, Telemetry: nopTelemetry}, nil)
 	require.NoError(t, err)
 	require.NoError(t, in.Start(context.Background(), host))
 	assert.Equal(t, []string{"processor k8s_netio_anomaly learn"}, ext.clientNames(), "one client, named as earlier versions named it")
@@ -60,9 +58,8 @@ func TestLearningStateInStorage(t *testing.T) {
 	host := extensionsHost{component.MustNewIDWithName("file_storage", "learn"): ext}
 	id := component.MustNewID("k8s_netio_anomaly")
 
-	h, err := New(componenttest.NewNopTelemetrySettings(), id, Spec{Kind: component.KindConnector, Config: cfg, Telemetry: nopTelemetry})
+	in, err := NewInstance(componenttest.NewNopTelemetrySettings(), id, Spec{Kind: component.KindConnector, Config: cfg, Telemetry: nopTelemetry}, nil)
 	require.NoError(t, err)
-	in, _ := h.Join(true, nil)
 	require.NoError(t, in.Start(context.Background(), host))
 	feedGolden(t, in.Engine())
 	require.NoError(t, in.Shutdown(context.Background()))
@@ -84,9 +81,8 @@ func TestLearningStateInStorage(t *testing.T) {
 	core, observed := observer.New(zapcore.InfoLevel)
 	set := componenttest.NewNopTelemetrySettings()
 	set.Logger = zap.New(core)
-	h, err = New(set, id, Spec{Kind: component.KindConnector, Config: cfg, Telemetry: nopTelemetry})
+	in, err = NewInstance(set, id, Spec{Kind: component.KindConnector, Config: cfg, Telemetry: nopTelemetry}, nil)
 	require.NoError(t, err)
-	in, _ = h.Join(true, nil)
 	require.NoError(t, in.Start(context.Background(), host))
 	require.NoError(t, in.Shutdown(context.Background()))
 	restored := observed.FilterMessage("State restored").All()
@@ -109,10 +105,9 @@ func TestStorageMissing(t *testing.T) {
 			"not a storage at all": extensionsHost{component.MustNewID("file_storage"): struct{ component.Component }{}},
 		} {
 			t.Run(key+"/"+name, func(t *testing.T) {
-				h, err := New(componenttest.NewNopTelemetrySettings(), component.MustNewID("k8s_netio_anomaly"),
-					Spec{Kind: component.KindProcessor, Config: cfg, Telemetry: nopTelemetry})
+				in, err := NewInstance(componenttest.NewNopTelemetrySettings(), component.MustNewID("k8s_netio_anomaly"),
+					Spec{Kind: component.KindProcessor, Config: cfg, Telemetry: nopTelemetry}, nil)
 				require.NoError(t, err)
-				in, _ := h.Join(true, nil)
 				err = in.Start(context.Background(), host)
 				require.Error(t, err)
 				assert.True(t, strings.HasPrefix(err.Error(), key+": "), "got %q", err)

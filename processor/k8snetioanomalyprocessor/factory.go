@@ -15,7 +15,7 @@ import (
 
 // factory holds the engines: one per component ID, shared by the ID's metrics and logs instances.
 type factory struct {
-	hosts enginehost.Registry
+	hosts enginehost.Hosts
 }
 
 // NewFactory returns the k8s_netio_anomaly processor factory.
@@ -34,17 +34,12 @@ func (f *factory) processorFactory() processor.Factory {
 	)
 }
 
-func (f *factory) createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
+func (f *factory) createMetrics(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
 	in, err := f.join(set, cfg, true, nil)
 	if err != nil {
 		return nil, err
 	}
-	p, err := newMetricsProcessor(ctx, set, cfg, next, in)
-	if err != nil {
-		_ = in.Shutdown(ctx)
-		return nil, err
-	}
-	return p, nil
+	return newMetricsProcessor(next, in), nil
 }
 
 func (f *factory) createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
@@ -77,7 +72,9 @@ func noLogsWarning(id component.ID) string {
 		"or use the k8s_netio_anomaly connector from the metrics pipeline to a logs pipeline instead.", id, id, id)
 }
 
-// newTelemetry fills the engine's instruments from this component's generated builder.
+// newTelemetry fills the engine's instruments from this component's generated builder, whose meter
+// is named after this component. The connector's is the same list from its own builder: Go reaches
+// same-named fields of two generated types only by reflection.
 func newTelemetry(set component.TelemetrySettings) (enginehost.Telemetry, func(), error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {

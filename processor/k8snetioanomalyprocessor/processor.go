@@ -22,8 +22,8 @@ var capabilities = consumer.Capabilities{MutatesData: false}
 // points for its incoming/outgoing items (equal here: nothing is added or removed); the collector
 // counts every processor's consumed and produced items itself (otelcol_processor_consumed_items,
 // otelcol_processor_produced_items), and the engine walks the batch once.
-func newMetricsProcessor(_ context.Context, _ processor.Settings, _ component.Config, next consumer.Metrics, in *enginehost.Instance) (processor.Metrics, error) {
-	return &metricsProcessor{StartFunc: in.Start, ShutdownFunc: in.Shutdown, eng: in.Engine(), next: next}, nil
+func newMetricsProcessor(next consumer.Metrics, in *enginehost.Instance) processor.Metrics {
+	return &metricsProcessor{StartFunc: in.Start, ShutdownFunc: in.Shutdown, eng: in.Engine(), next: next}
 }
 
 type metricsProcessor struct {

@@ -316,9 +316,9 @@ func TestStaleHostNotReused(t *testing.T) {
 	require.NoError(t, fresh.metrics.ConsumeMetrics(context.Background(), readMetrics(t, filepath.Join("testdata", goldenCase, "input.yaml"))))
 	fresh.shutdown(t)
 	assert.Equal(t, 1, fresh.logsSink.LogRecordCount(), "the new build's engine, not the stale one")
-	assert.Equal(t, 0, f.hosts.Len())
-
-	// The stale instance's late shutdown must not disturb the registry.
+	// The stale engine goes with its own last instance. (In the collector only a build that fails
+	// while creating its components leaves instances unshut, and the collector then exits.)
+	assert.Equal(t, 1, f.hosts.Len())
 	require.NoError(t, stale.Shutdown(context.Background()))
 	assert.Equal(t, 0, f.hosts.Len())
 }
