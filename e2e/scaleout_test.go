@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -29,7 +31,26 @@ const scaleOutGateways = 3
 // the peer context (peers_total, peers_anomalous: a gateway counts only the pods of the service it
 // holds), and every gateway must have carried a share of the pods, each pod on one gateway only.
 // The gateways also learn per pod: their partial baselines merged equal one learner's (item 3).
-func TestScaleOut(t *testing.T) {
+func TestScaleOut(t *testing.T) { testScaleOut(t, scaleOutRun{lateness: testLateness}) }
+
+// TestScaleOutGatewayRestart is TestScaleOut with one gateway stopped (SIGTERM) in the middle of
+// the incidents' window and started again (issue 9, item 2: what a stopped gateway loses, made as
+// small as the design allows). With `storage` on file_storage the gateway saves its detection
+// state and restores it; the static ring keeps its pods on it; the agent's per-gateway exporter
+// retries the batches it could not deliver meanwhile (default retry settings: first retry after
+// 2.5-7.5 s); and lateness (15 s here) covers that delay, so the late batches are put in order.
+// Then nothing is lost: the events are exactly replay's, as without the restart.
+func TestScaleOutGatewayRestart(t *testing.T) {
+	testScaleOut(t, scaleOutRun{lateness: 15 * time.Second, restartGateway: 1})
+}
+
+// scaleOutRun is one variant of the scale-out test.
+type scaleOutRun struct {
+	lateness       time.Duration
+	restartGateway int // 1-based; 0: none is restarted
+}
+
+func testScaleOut(t *testing.T, run scaleOutRun) {
 	bins := requireBinaries(t)
 	replayBin := filepath.Join(filepath.Dir(bins.kubeletsim), "k8snetio")
 	if fi, err := os.Stat(replayBin); err != nil || fi.IsDir() {
@@ -47,7 +68,7 @@ func TestScaleOut(t *testing.T) {
 	gateways := make([]*scaleOutGateway, scaleOutGateways)
 	var endpoints []string
 	for i := range gateways {
-		gateways[i] = writeGatewayConfig(t, bins, filepath.Join(dir, fmt.Sprintf("gateway-%d", i)), sim)
+		gateways[i] = writeGatewayConfig(t, bins, filepath.Join(dir, fmt.Sprintf("gateway-%d", i)), sim, run)
 		endpoints = append(endpoints, gateways[i].otlpEndpoint)
 	}
 	agent := writeAgentConfig(t, bins, filepath.Join(dir, "agent"), sim, endpoints)
@@ -70,7 +91,12 @@ func TestScaleOut(t *testing.T) {
 			from = s
 		}
 	}
-	until := alignDown(from, testWindow).Add(3*testWindow + testLateness + testSpan)
+	until := alignDown(from, testWindow).Add(3*testWindow + run.lateness + testSpan)
+	if run.restartGateway > 0 {
+		// Half a window into the incidents: the window in progress holds anomalous spans from
+		// before the stop and gets more after it.
+		restartGateway(t, gateways[run.restartGateway-1], metrics, from.Add(testWindow/2))
+	}
 	eventually(t, time.Until(until)+90*time.Second, "data time past two whole windows of the incidents", func() error {
 		if err := metrics.read(); err != nil {
 			return err
@@ -88,7 +114,7 @@ func TestScaleOut(t *testing.T) {
 	}
 	// Windows that have closed in data time at every gateway: all pods are scraped together, so
 	// every gateway's data time is the agent's.
-	through := alignDown(metrics.newest.Add(-testLateness), testWindow)
+	through := alignDown(metrics.newest.Add(-run.lateness), testWindow)
 	t.Logf("agent stopped at data time %v; comparing the windows ending by %v", metrics.newest, through)
 
 	exp := map[string]string{}
@@ -198,6 +224,9 @@ func TestScaleOut(t *testing.T) {
 		t.Errorf("%d pods reached the gateways, the scenario has %d", len(owner), len(sim.scenario.Pods))
 	}
 
+	if run.restartGateway > 0 {
+		return // the partial baselines are TestScaleOut's subject
+	}
 	// One cluster baseline from the shards: the gateways' partial files (written at their
 	// shutdown, which closes every span) merged with `k8snetio baseline merge` equal the baseline
 	// one learner builds from the same metrics (`k8snetio baseline build` on the agent's file).
@@ -305,7 +334,7 @@ type scaleOutGateway struct {
 	learnedPath  string // its partial baseline
 }
 
-func writeGatewayConfig(t *testing.T, bins binaries, dir string, sim *simulator) *scaleOutGateway {
+func writeGatewayConfig(t *testing.T, bins binaries, dir string, sim *simulator, run scaleOutRun) *scaleOutGateway {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -332,7 +361,7 @@ func writeGatewayConfig(t *testing.T, bins binaries, dir string, sim *simulator)
 		"connectors": map[string]any{comp: map[string]any{
 			"span":            testSpan.String(),
 			"window":          testWindow.String(),
-			"lateness":        testLateness.String(),
+			"lateness":        run.lateness.String(),
 			"idle_flush":      "5s",
 			"count_threshold": countThreshold,
 			"baseline":        map[string]any{"path": sim.baseline},
@@ -359,8 +388,42 @@ func writeGatewayConfig(t *testing.T, bins binaries, dir string, sim *simulator)
 			"telemetry": map[string]any{"metrics": map[string]any{"level": "none"}},
 		},
 	}
+	if run.restartGateway > 0 {
+		storageDir := filepath.Join(dir, "storage")
+		if err := os.Mkdir(storageDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cfg["extensions"] = map[string]any{"file_storage": map[string]any{"directory": storageDir}}
+		cfg["service"].(map[string]any)["extensions"] = []string{"file_storage"}
+		maps.Copy(cfg["connectors"].(map[string]any)[comp].(map[string]any), storageComponentConfig())
+	}
 	writeJSONConfig(t, g.configPath, cfg)
 	return g
+}
+
+// restartGateway stops gateway g once the agent's data time reaches at, and starts it again on
+// its saved state: it must say so in its log.
+func restartGateway(t *testing.T, g *scaleOutGateway, metrics *metricsFile, at time.Time) {
+	t.Helper()
+	eventually(t, time.Until(at)+60*time.Second, "data time at the gateway's restart", func() error {
+		if err := metrics.read(); err != nil {
+			return err
+		}
+		if metrics.newest.Before(at) {
+			return g.orDead(fmt.Errorf("data time %v, waiting for %v", metrics.newest, at))
+		}
+		return nil
+	})
+	g.stop(t)
+	t.Logf("gateway %s stopped at data time %v", g.otlpEndpoint, metrics.newest)
+	time.Sleep(time.Second) // the agent's batches for it fail and wait for their retry meanwhile
+	g.start(t)
+	eventually(t, 10*time.Second, "the restarted gateway's restored state", func() error {
+		if !stateRestored.MatchString(g.proc.stderr.String()) {
+			return g.orDead(errors.New(`no "State restored" for one node in its log`))
+		}
+		return nil
+	})
 }
 
 // writeAgentConfig is the agent: kubeletstats, the resource processor naming cluster and node, the
