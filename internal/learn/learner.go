@@ -409,7 +409,7 @@ func (l *Learner) Table() *Table {
 // WriteFile writes the table as CSV to path atomically: readers never see a partial file.
 func (t *Table) WriteFile(path string) error { return writeAtomic(path, t.WriteCSV) }
 
-// writeAtomic writes a synced temporary file and renames it over path; on failure path is untouched.
+// writeAtomic writes a synced temporary file and renames it over path, untouched on failure.
 func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	fail := func(err error) error { return fmt.Errorf("learn: cannot write baseline %s: %w", path, err) }
 	dir := filepath.Dir(path)
