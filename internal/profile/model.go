@@ -43,18 +43,16 @@ func validRate(x float64) bool { return x >= 0 && !math.IsInf(x, 0) }
 // on half the pods and cost a third of the download recall.
 const HighQuantile = 0.95
 
-// Usual is the summary of a Model that scoring reads; the comments name its columns in
-// the learned file.
+// Usual is the summary of a Model that scoring reads (its learned-file columns in brackets).
 type Usual struct {
-	In, Out         float64 // median rate, bytes/s (usual_inbound_bps, usual_outbound_bps)
-	InHigh, OutHigh float64 // HighQuantile of the rate, bytes/s (high_inbound_bps, high_outbound_bps)
-	// median of ln(out/in) and its MAD (median_ln_outbound:inbound, mad_ln_outbound:inbound)
+	In, Out         float64 // median rate, bytes/s [usual_inbound_bps, usual_outbound_bps]
+	InHigh, OutHigh float64 // HighQuantile of the rate, bytes/s [high_inbound_bps, high_outbound_bps]
+	// median of ln(out/in) and its MAD [median_ln_outbound:inbound, mad_ln_outbound:inbound]
 	LogRatio, LogRatioMAD float64
-	N                     uint64 // pod-spans learned (count_pod_spans)
+	N                     uint64 // pod-spans learned [count_pod_spans]
 }
 
-// Usual summarises m; ok is false, and the key cannot score, when no pod-span had both
-// directions above zero.
+// Usual summarises m; ok is false, and the key cannot score, if no pod-span had both rates > 0.
 func (m Model) Usual() (u Usual, ok bool) {
 	med, mad, ok := m.Ratio.LogMedianMAD()
 	if !ok {

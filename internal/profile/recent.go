@@ -12,12 +12,10 @@ import (
 // events no longer used up the pods' one event per window.
 const RecentMinutes = 30
 
-// Recent is one pod's trailing level of one direction: the median per-minute rate over
-// the last Minutes of data time. By ratio and volume an hours-long natural surge looks
-// like a download; only its length tells. The gates use max(learned usual, this level), so
-// a surge makes an event at its onset only, while a 10-minute attack does not move the
-// median (a ramp over more than Minutes/2 escapes it). Per-minute slots keep memory and
-// meaning independent of the scrape interval. Runtime state, neither learned nor merged:
+// Recent is one pod's trailing level of one direction: the median per-minute rate over the
+// last Minutes of data time. The gates use max(learned usual, this level), so an hours-long
+// natural surge makes an event at its onset only, while a 10-minute attack does not move it.
+// Per-minute slots make it independent of the scrape interval. Runtime state, not learned:
 // empty after a restart, which only makes the gates stricter until MinMinutes have data.
 type Recent struct {
 	// Minutes is the look-back; MinMinutes the minutes with data needed for a level.
