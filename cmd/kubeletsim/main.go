@@ -1,28 +1,8 @@
-// Command kubeletsim serves simulated kubelet /stats/summary endpoints, one per node, for
-// the kubeletstats receiver to scrape (auth_type: none, endpoint: http://<addr>), and can
-// write the scenario it simulates and a baseline of its normal traffic.
-// See package internal/kubeletsim for the model.
-//
-// Usage:
-//
-//	kubeletsim [--config cluster.json | --estate default|mixed] [--day N]
-//	    [--incidents incidents.json] [--seed N]
-//	    [--listen 127.0.0.1:10255] [--node NAME[,NAME...]]
-//	    [--scenario-out scenario.json] [--baseline-out baseline.csv]
-//	    [--baseline-span 10s] [--baseline-spans 2000] [--baseline-only] [--duration 0]
-//
-// For each served node it prints one line `listening node=<node> addr=<host:port>` on
-// stdout once the listener is bound and the output files are written.
-//
-//	kubeletsim record [same cluster, incident, scenario and baseline flags]
-//	    [--out metrics.jsonl] [--duration 24h] [--interval 10s] [--start RFC3339]
-//	    [--default-interface-only]
-//
-// writes, without serving or sleeping, what a collector's file exporter would have
-// written scraping the cluster with kubeletstats for --duration of data time from
-// --start: OTLP JSON metrics, one request per line (`k8snetio replay` reads it). --start
-// defaults to 2026-01-01T00:00:00Z plus (day - 1) x 24 h, so the recordings of
-// consecutive days of one seed follow each other.
+// Command kubeletsim serves simulated kubelet /stats/summary endpoints, one per node, for the
+// kubeletstats receiver to scrape (auth_type: none), and prints `listening node=<node>
+// addr=<host:port>` for each once bound and the output files are written. `kubeletsim record`
+// writes the same data as OTLP JSON lines without serving or sleeping. Flags: -h; the model:
+// internal/kubeletsim.
 package main
 
 import (

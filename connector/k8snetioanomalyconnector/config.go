@@ -18,8 +18,7 @@ type Config struct {
 // Validate is the engine's: it names each bad field.
 func (c *Config) Validate() error { return c.engineConfig.Validate() }
 
-// Unmarshal sets the defaults of the profile the config names before its keys are decoded, so
-// that explicit keys win over the profile's defaults.
+// Unmarshal applies the named profile's defaults before decoding, so that explicit keys win.
 func (c *Config) Unmarshal(conf *confmap.Conf) error {
 	if err := c.ApplyProfile(conf); err != nil {
 		return err

@@ -59,8 +59,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Signals returns the scored signals in the order of the file's stdev_ columns (the search's foreach stdev_*).
-// The slice is shared by all callers and must not be modified; sharing keeps the hot path allocation-free.
+// Signals returns the scored signals in stdev_ column order (the search's foreach stdev_*). The
+// slice is shared, to keep the hot path allocation-free: it must not be modified.
 func (b *Baseline) Signals() []Signal { return b.signals }
 
 // Lookup returns the key's stats, indexed by Signal. The pointer is into the shared table and must not be modified.

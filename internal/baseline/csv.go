@@ -14,10 +14,7 @@ import (
 )
 
 // Reader is the one CSV reader for baseline files, shared by Parse and learn.ReadCSV so that
-// whatever the learner writes the component reads, and the other way round. It reads RFC 4180
-// (encoding/csv), drops a UTF-8 byte-order mark, accepts CRLF, trims spaces around header names,
-// requires every row to have the header's number of fields, and locates errors by file, line
-// and 1-based field number.
+// whatever the learner writes the component reads, and the other way round.
 type Reader struct {
 	file   string
 	cr     *csv.Reader
@@ -37,9 +34,8 @@ func NewReader(r io.Reader, file string) *Reader {
 	return &Reader{file: file, cr: cr}
 }
 
-// Header reads the header row and returns its names with surrounding spaces trimmed; io.EOF
-// means an empty file, which each caller words for what it expects. The returned slice is the
-// caller's.
+// Header returns the header's names, trimmed, in a slice of the caller's; io.EOF is an empty
+// file, which each caller words for what it expects.
 func (r *Reader) Header() ([]string, error) {
 	rec, err := r.cr.Read()
 	if err != nil {
@@ -92,12 +88,10 @@ func (r *Reader) csvError(err error) error {
 	return &Error{File: r.file, Msg: err.Error()} // a read error of the underlying reader
 }
 
-// maxQuoted is how many bytes of a cell an error message quotes: enough to recognise it, and
-// a 10 MB cell is never echoed into the log.
+// maxQuoted bytes of a cell are enough to recognise it in an error, and keep a 10 MB cell out of the log.
 const maxQuoted = 100
 
-// Quote quotes a cell or header name for an error message, at most maxQuoted bytes of it,
-// with the full length when it was cut.
+// Quote quotes a cell or header name for an error message, cut at maxQuoted bytes.
 func Quote(s string) string {
 	if len(s) <= maxQuoted {
 		return strconv.Quote(s)
@@ -117,11 +111,9 @@ func clip(s string) string {
 	return s[:maxQuoted] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
-// CheckKey says what is wrong with a key, or "" when it is valid: not empty, valid UTF-8, no
-// control characters (NUL, CR, LF, ...) and no surrounding spaces. Such keys never come from a
-// Kubernetes name; accepted, they would be written back into a file that no longer reads, or
-// into Splunk as something else than what was looked up. No "cluster:service" form is required:
-// a key of another form is harmless, it never matches a pod.
+// CheckKey says what is wrong with a key (empty, not UTF-8, spaces around, control
+// characters), or "". No Kubernetes name is like that, and such a key would be written back
+// into a file that no longer reads; other forms are harmless: they never match a pod.
 func CheckKey(key string) string {
 	switch {
 	case strings.TrimSpace(key) == "":
@@ -138,17 +130,16 @@ func CheckKey(key string) string {
 	return ""
 }
 
-// Bounds on the numbers of a baseline. Every signal is a ratio or a byte count, so never
-// negative. MaxValue keeps avg + k*stdev finite for any stdev_multiplier up to 1e8; MinStdev
-// refuses a stdev that is not a measured spread but an underflow (a subnormal like 1e-320 has
-// lost its precision, and (v-avg)/stdev overflows to +Inf for any ordinary difference).
+// Bounds on a baseline's numbers, ratios or byte counts, so never negative. MaxValue keeps
+// avg + k*stdev finite for any stdev_multiplier up to 1e8; MinStdev refuses an underflow (a
+// subnormal has lost its precision, and (v-avg)/stdev overflows for any ordinary difference).
 const (
 	MaxValue = 1e300
 	MinStdev = 1e-300
 )
 
-// ParseNumber reads an avg_ or stdev_ cell: blank means no value (present is false); otherwise it must
-// be plain decimal text, as Splunk writes it, within the bounds above. msg says what is wrong, or is "".
+// ParseNumber reads an avg_ or stdev_ cell: blank is no value; else plain decimal, as Splunk
+// writes it, within the bounds above. msg says what is wrong, or is "".
 func ParseNumber(cell string, isStdev bool) (v float64, present bool, msg string) {
 	s := strings.TrimSpace(cell)
 	if s == "" {

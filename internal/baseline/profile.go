@@ -9,9 +9,8 @@ import (
 	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
-// The recommended profile's columns (internal/profile, issue 8), after the search's
-// columns in a learned file. A Splunk lookup has none of them and scores in parity as
-// before; a file that has them gives each key a profile.Usual (Baseline.Usual).
+// The recommended profile's columns, after the search's in a learned file; a Splunk lookup
+// has none and scores in parity only.
 const (
 	ColUsualInbound   = "usual_inbound_bps"          // median inbound rate, bytes/s
 	ColUsualOutbound  = "usual_outbound_bps"         // median outbound rate, bytes/s
@@ -43,16 +42,12 @@ const requiredFigures = 4
 // maxPodSpans bounds count_pod_spans where a float64 still counts exactly.
 const maxPodSpans = 1 << 53
 
-// MaxLogRatio bounds |median_ln_outbound:inbound|: the natural log of a ratio of two
-// finite positive float64 rates is within ±1454 (ln of the largest over the smallest).
-// MAD_ln, a distance between two such logs, is at most twice that.
+// MaxLogRatio bounds |median_ln_outbound:inbound|: ln of a ratio of two finite positive
+// float64s is within ±1454, and a MAD, a distance between two such logs, within twice that.
 const MaxLogRatio = 1500
 
-// ParseProfileCell reads the cell of profile column col (one of profileFigures, or
-// count_pod_spans) by the loader's rules: blank means no value (present is false); else
-// plain decimal text, finite; rates within [0, MaxValue]; the median of a log within
-// ±MaxLogRatio (it may be negative); the MAD within [0, 2 MaxLogRatio]; count_pod_spans a
-// non-negative integer. msg says what is wrong, or is "".
+// ParseProfileCell reads a cell of profileFigures or count_pod_spans by the loader's rules:
+// blank is no value; else plain decimal within its column's bounds. msg says what is wrong.
 func ParseProfileCell(col, cell string) (v float64, present bool, msg string) {
 	s := strings.TrimSpace(cell)
 	if s == "" {
@@ -95,9 +90,8 @@ func ParseProfileCell(col, cell string) (v float64, present bool, msg string) {
 	return v, true, ""
 }
 
-// Usual returns the key's recommended-profile figures. ok is false when the key is not in
-// the baseline, the file has no profile columns, or the key's figures cannot score
-// (profile.Usual.Valid: an empty cell reads as NaN). The high levels may be NaN.
+// Usual returns the key's recommended-profile figures; ok is false when there are none that
+// can score (an empty cell reads as NaN). The high levels may be NaN.
 func (b *Baseline) Usual(key string) (profile.Usual, bool) {
 	return b.RowUsual(b.Row(key))
 }
@@ -141,8 +135,7 @@ func emptyUsual() profile.Usual {
 }
 
 // checkProfileHeader requires the figures a key needs to score to come together: a file
-// with some of them would load but never score in the recommended profile. seen maps the
-// header's names to their 1-based columns.
+// with some of them would load but never score. seen maps names to 1-based columns.
 func checkProfileHeader(file string, line int, seen map[string]int) error {
 	first, firstCol := "", 0
 	for _, name := range profileFigures[:requiredFigures] {

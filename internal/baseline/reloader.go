@@ -63,10 +63,9 @@ func errNoKeys(path string) error {
 // Current returns the baseline to score against; it is never nil and is safe to call during Check.
 func (r *Reloader) Current() *Baseline { return r.cur.Load() }
 
-// Check re-reads the file if its modification time, size or inode changed since the last successful or failed attempt.
-// changed reports a successful swap. On error the last good baseline stays current and err says why;
-// an unchanged broken (or missing) file is reported only once, and any further change is tried again.
-// A file without keys never replaces a baseline that has keys.
+// Check re-reads the file if its modification time, size or inode changed since the last
+// attempt; changed reports a swap. On error the last good baseline stays, and an unchanged
+// broken file is reported once. A file without keys never replaces one with keys.
 func (r *Reloader) Check() (changed bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -105,11 +104,9 @@ func (r *Reloader) Check() (changed bool, err error) {
 	return true, nil
 }
 
-// Run calls Check every interval until stop is closed and hands each swap or error to report,
-// so that the file is read outside the loop that closes spans. Nothing waits for Run: it
-// returns soon after stop is closed, except while a read hangs in the kernel (say, a hung
-// network file system); then it stays behind until that read returns, and reports nothing.
-// interval must be positive.
+// Run calls Check every positive interval until stop is closed, so the file is read outside
+// the loop that closes spans. Nothing waits for it: a read hung in the kernel (a hung network
+// file system) keeps it behind until the read returns, and it then reports nothing.
 func (r *Reloader) Run(stop <-chan struct{}, interval time.Duration, report func(changed bool, err error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -131,9 +128,8 @@ func (r *Reloader) Run(stop <-chan struct{}, interval time.Duration, report func
 	}
 }
 
-// NewReloaderAwaiting is NewReloader for a file that may not exist yet, such as a baseline
-// still being learned: until the file appears the baseline is empty, so nothing flags. A file
-// without keys (the learner wrote nothing yet) is taken as well, until one with keys was loaded.
+// NewReloaderAwaiting is NewReloader for a baseline still being learned: a missing file or
+// one without keys is taken as empty, until one with keys was loaded.
 func NewReloaderAwaiting(path string, opts ...Option) (*Reloader, error) {
 	r, err := newReloader(path, true, opts)
 	if !errors.Is(err, fs.ErrNotExist) {

@@ -73,15 +73,14 @@ type Config struct {
 
 	// Lateness holds a span open this long after the newest data time seen.
 	Lateness time.Duration `mapstructure:"lateness"`
-	// IdleFlush advances a source's data time with the wall clock once no data has come from
-	// it for this long.
+	// IdleFlush advances a silent source's data time with the wall clock after this long.
 	IdleFlush time.Duration `mapstructure:"idle_flush"`
 	// MaxClockSkew is how far ahead of the wall clock (live) or of its source's data time
 	// (replay) a point may be; points further ahead are dropped as "future" and move no time.
 	MaxClockSkew time.Duration `mapstructure:"max_clock_skew"`
 
-	// Storage names a storage extension (e.g. file_storage) that keeps the detection state
-	// (counters, open spans and windows) and the learning state across restarts.
+	// Storage names a storage extension (e.g. file_storage) that keeps the detection and
+	// learning state across restarts.
 	Storage string `mapstructure:"storage"`
 	// CheckpointInterval is how often that state is saved besides at shutdown.
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
@@ -136,9 +135,8 @@ type RecommendedConfig struct {
 	MinAnomalous time.Duration `mapstructure:"min_anomalous"`
 	// AnomalousWithin is the trailing window of data time MinAnomalous is counted in.
 	AnomalousWithin time.Duration `mapstructure:"anomalous_within"`
-	// ServiceShiftPeers and ServiceShiftFraction: with at least this many pods of a service
-	// scored in a window and more than this fraction of them anomalous, it is a service-wide
-	// shift (a deploy, a load change): one record for the service, not an event per pod.
+	// ServiceShiftPeers and ServiceShiftFraction: this many pods of a service scored in a
+	// window, more than this fraction anomalous, make one service record (profile.ServiceShift).
 	ServiceShiftPeers    int     `mapstructure:"service_shift_peers"`
 	ServiceShiftFraction float64 `mapstructure:"service_shift_fraction"`
 }

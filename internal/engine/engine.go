@@ -26,9 +26,8 @@ type SpanObserver interface {
 	Advance(watermark time.Time)
 }
 
-// RateObserver, when a SpanObserver implements it, also gets the rates of each closed pod-span
-// with both directions: bytes per second over the time its increases cover, which do not
-// depend on the scrape interval (the recommended profile learns them).
+// RateObserver, when a SpanObserver implements it, also gets each closed pod-span's rates,
+// bytes/s, which unlike bytes per span do not depend on the scrape interval.
 type RateObserver interface {
 	ObserveRates(key, pod string, spanStart time.Time, inBps, outBps float64, covered time.Duration)
 }
@@ -280,10 +279,8 @@ func (e *Engine) run() {
 }
 
 // Shutdown stops the background loop and writes what was learned. With a state store it saves
-// the detection state and closes nothing: the rest of the scrape round in progress arrives after
-// the restart. Without one, it flushes what is complete in data time, which would be lost. It
-// does not wait for a baseline read in progress: that goroutine ends when its read returns and
-// reports nothing.
+// and closes nothing, since the scrape round in progress arrives after the restart; without one
+// it flushes what is complete, or that would be lost. A baseline read in progress ends on its own.
 func (e *Engine) Shutdown(ctx context.Context) {
 	if e.stop != nil {
 		close(e.stop)

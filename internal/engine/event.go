@@ -47,9 +47,8 @@ type Event struct {
 	// Time is the record's timestamp: the window end, or in immediate mode the span that crossed the threshold.
 	Time time.Time
 
-	// Peer context. PeakInbound and PeakOutbound are the bytes of the window's most anomalous
-	// span, UsualInbound and UsualOutbound the service's usual bytes per span (from the
-	// baseline's volume columns, when it has them), SpanSeconds turns both into rates.
+	// Peer context: the bytes of the window's most anomalous span, and the service's usual
+	// bytes per span when the baseline has volume columns; SpanSeconds makes them rates.
 	PeakInbound, PeakOutbound   float64
 	UsualInbound, UsualOutbound float64
 	HasUsual                    bool
@@ -57,9 +56,8 @@ type Event struct {
 	// PeersAnomalous of PeersTotal pods of the same service scored in the window passed the
 	// count threshold, as known when the event was made.
 	PeersAnomalous, PeersTotal int
-	// ServiceShift marks the recommended profile's record for a service-wide shift: most of
-	// the service's pods anomalous together. Pod and Namespace are those of the pod that
-	// completed the majority; the record stands for the service.
+	// ServiceShift marks a service-wide shift's record; Pod and Namespace are those of the
+	// pod that completed the majority, but the record stands for the service.
 	ServiceShift bool
 }
 

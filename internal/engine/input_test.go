@@ -402,7 +402,7 @@ func TestPodLimit(t *testing.T) {
 // TestPodExpiry: pod_expiry 60 s, lateness 30 s. webPod scrapes at 5 (prime), 15, 25, then
 // stops; fluentdPod keeps scraping every 10 s and moves data time on. webPod's last point is at
 // 25 (span 20 scored once the watermark passes 30). It is forgotten once
-// lastSeen 25 < sweptThrough - 60, i.e. sweptThrough >= 90, i.e. watermark >= 90, at the
+// lastSeen 25 < swept - 60, i.e. swept >= 90, i.e. watermark >= 90, at the
 // scrape at 120+ (here 125). Then a point at 135 only primes again, so there is no span 130 for
 // webPod; the point at 145 gives span 140 = (145 - 135 increase) = 300/100.
 func TestPodExpiry(t *testing.T) {

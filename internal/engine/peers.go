@@ -40,9 +40,8 @@ func (pc peerCounts) forgetBefore(t int64) {
 	}
 }
 
-// finishEvents completes the events made from index first on: their peer context and, in the
-// recommended profile, a service-wide shift (most of a service's pods anomalous together, a deploy
-// or a load change) replaces its pods' events by one record for the service.
+// finishEvents adds peer context to the events from index first on and, in the recommended
+// profile, replaces a service-wide shift's pod events by one record for the service.
 func (e *Engine) finishEvents(first int, b *baseline.Baseline) {
 	kept := first
 	for i := first; i < len(e.pending); i++ {

@@ -1,8 +1,6 @@
-// Package enginehost runs the detection engine inside collector components: it builds the
-// engine from a component's settings, hands the engine's events to the logs consumers of the
-// instances that pass them on (or, with none, to the collector's log, so none is lost silently),
-// lets the instances that share one component ID share one engine, and keeps the engine's state
-// in a storage extension when storage (or its older name learn.storage) names one.
+// Package enginehost runs the detection engine inside collector components: one engine per
+// component ID, shared by its instances, its events handed to their logs consumers (or to the
+// collector's log, so none is lost silently) and its state kept in a storage extension.
 package enginehost // import "github.com/k8snetio/k8snetioanomaly/internal/enginehost"
 
 import (
@@ -22,8 +20,7 @@ import (
 // Telemetry is a host's instruments: the engine's and the host's own.
 type Telemetry struct {
 	Engine engine.Telemetry
-	// EventsDropped counts events the event queue had no room for (attribute reason); only
-	// needed with Spec.EventQueueSize.
+	// EventsDropped counts events the queue had no room for; needed only with EventQueueSize.
 	EventsDropped metric.Int64Counter
 }
 
@@ -38,10 +35,9 @@ type Spec struct {
 	Telemetry TelemetryFunc
 	// NoLogsWarning, when set, is logged once at start-up if no instance passes events on.
 	NoLogsWarning func(component.ID) string
-	// EventQueueSize, when positive, makes events go to the logs consumers through a queue of
-	// that many batches, so that feeding metrics never waits for a logs pipeline (full: dropped
-	// and counted). Zero hands them over in the caller's goroutine: the collector's usual
-	// back-pressure, right for a connector.
+	// EventQueueSize > 0 queues that many event batches, so feeding metrics never waits for a
+	// logs pipeline (full: dropped and counted); 0 hands them over in the caller's goroutine,
+	// the collector's usual back-pressure, right for a connector.
 	EventQueueSize int
 }
 

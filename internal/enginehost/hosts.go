@@ -9,11 +9,9 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Hosts gives the instances of one component one engine: the collector creates a processor once
-// per pipeline it is listed in, and its metrics and logs instances must share the engine. A factory
-// holds one. The key is the component's config value, as in core's and contrib's shared
-// components: the collector passes one to every instance of an ID and makes new ones for each
-// build, so a reload gets fresh engines even when an old one was never shut down.
+// Hosts gives the instances of one component, a processor's per pipeline, one engine; a factory
+// holds one. Keyed by config value, as core's and contrib's shared components are: a reload
+// builds new configs, so it gets fresh engines even when an old one was never shut down.
 type Hosts struct {
 	m sharedMap[component.Config, *engineHost]
 }
@@ -36,11 +34,9 @@ func NewInstance(set component.TelemetrySettings, id component.ID, spec Spec, ne
 // pipelineAttributes are the attributes that differ between the instances of one processor ID.
 var pipelineAttributes = []string{"otelcol.signal", "otelcol.pipeline.id"}
 
-// withoutPipeline keeps the shared engine's logs and metrics from naming the pipeline whose
-// instance happened to be created first. The collector's public API (v0.145.0) offers no way:
-// core's memory_limiter uses DropInjectedAttributes from its internal/telemetry module, which
-// asserts the method of that name on the wrappers the service puts around each instance's logger
-// core and providers (service/internal/componentattribute); so do the assertions below.
+// withoutPipeline keeps the shared engine's telemetry from naming the pipeline whose instance
+// came first. The public API (v0.145.0) has no way; like core's memory_limiter, this asserts the
+// DropInjectedAttributes method of the service's wrappers (service/internal/componentattribute).
 func withoutPipeline(set component.TelemetrySettings) component.TelemetrySettings {
 	set.Logger = set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		if d, ok := c.(interface {

@@ -7,12 +7,10 @@ import (
 	"go.opentelemetry.io/collector/component"
 )
 
-// sharedMap gives the users that join one key one value, as contrib's internal/sharedcomponent
-// does (an internal package, so not importable): the first to join makes the value, the first to
-// start starts it and the last to shut down shuts it down and removes it. Unlike sharedcomponent,
-// which shuts the value down with the first user's shutdown, it lives until the last user's: the
-// collector shuts pipelines down in no fixed order, and the engine must score (and, at its
-// shutdown, save) every point of the metrics pipelines still running.
+// sharedMap gives the users that join one key one value, as contrib's internal (so not
+// importable) sharedcomponent does, except that the value lives until the last user's shutdown,
+// not the first's: pipelines shut down in no fixed order, and the engine must score and save
+// every point of those still running.
 type sharedMap[K comparable, V component.Component] struct {
 	mu      sync.Mutex
 	entries map[K]*sharedEntry[V]

@@ -117,7 +117,7 @@ func parseJSONLines(data []byte, file string) ([]Incident, error) {
 	return out, nil
 }
 
-// jsonTime turns a JSON string or number into the text parseTime reads.
+// jsonTime turns a JSON string or number into the text ParseTime reads.
 func jsonTime(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {

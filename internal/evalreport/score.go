@@ -12,10 +12,9 @@ import (
 // Event is one event a mode emitted, with the data time at which it left the engine.
 type Event struct {
 	engine.Event
-	// Emitted is the newest data timestamp the engine had been fed when it emitted the event
-	// (at the end of the input, the end of the last span): when, in data time, an operator
-	// would have had the alert. Event.Time is the record's timestamp (the window end, or in
-	// immediate mode the start of the span that crossed the threshold), which can precede it.
+	// Emitted is the newest data time fed when the event left the engine (at the input's end,
+	// the last span's end): when an operator would have had the alert. Event.Time, the window
+	// end or the crossing span's start, can precede it.
 	Emitted time.Time
 }
 

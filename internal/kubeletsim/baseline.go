@@ -44,10 +44,8 @@ func (m *meanVar) stdev() float64 {
 	return math.Sqrt(m.m2 / float64(m.n-1))
 }
 
-// spanRatios visits every pod's inbound:outbound and outbound:inbound for each of spans
-// consecutive spans of normal traffic starting at simulated time from (seconds). In and
-// out are sums over the pod's interfaces of the counter increases, read through the same
-// counter code the server uses.
+// spanRatios visits every pod's two ratios in spans consecutive spans of normal traffic
+// from simulated second from, read through the server's own counter code.
 func (s *Simulator) spanRatios(from float64, spans int, span time.Duration, visit func(p *simPod, j int, inOut, outIn float64)) {
 	l := span.Seconds()
 	for _, p := range s.pods {
@@ -74,14 +72,9 @@ func interfaceSums(ifaces []InterfaceShare, tot podTotals) (rx, tx uint64) {
 	return rx, tx
 }
 
-// Baseline computes the baseline of normal traffic over the spans spans of length span
-// that end at simulated time 0 (so it never overlaps the served traffic).
-//
-// Unlike the baseline search, which takes statistics of the per-service mean of each span,
-// this takes them over per-pod per-span ratios: the detection scores single pods, and only
-// the per-pod spread bounds what a normal pod does, so that a normal pod practically never
-// exceeds mean + 4 stdev (the per-service mean is smoother than any one pod, and its
-// stdev would flag normal pods of multi-replica services).
+// Baseline computes the baseline of the spans of normal traffic ending at simulated time
+// 0, so it never overlaps the served traffic. Per pod-span, not the search's per-service
+// mean: that mean is smoother than any one pod, and its stdev would flag normal replicas.
 func (s *Simulator) Baseline(spans int, span time.Duration) ([]BaselineRow, error) {
 	if spans < 2 {
 		return nil, fmt.Errorf("baseline needs at least 2 spans, got %d", spans)
@@ -133,8 +126,8 @@ func WriteBaselineCSV(w io.Writer, rows []BaselineRow) error {
 	return cw.Error()
 }
 
-// WriteFileAtomic writes a file through a temporary file in the same directory and a
-// rename, so a reader polling for it never sees it half-written.
+// WriteFileAtomic writes through a temporary file and a rename, so a polling reader never
+// sees a half-written file.
 func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -23,10 +23,8 @@ type Config struct {
 	Nodes    []string        `json:"nodes"`
 	Services []ServiceConfig `json:"services"`
 
-	// Day is the day of the estate that simulated time 0 falls on: 1 (also when 0) is the
-	// first, and day d starts (d-1) x 86400 s of estate time after the first. A service's
-	// schedule and all noise are functions of estate time, so day 2 of a seed continues
-	// day 1 of the same seed, and a baseline simulated before the start of day 2 is day 1.
+	// Day is the estate day simulated time 0 falls on, from 1 (0 too). Noise and schedules
+	// run on estate time, so day 2 of a seed continues its day 1.
 	Day int `json:"day,omitempty"`
 }
 
@@ -38,8 +36,7 @@ type ServiceConfig struct {
 	Kind      string `json:"kind"`     // deployment, statefulset or daemonset
 	Replicas  int    `json:"replicas"` // ignored for a daemonset (one pod per node)
 
-	// Mean bytes per second a pod of this service receives and sends; both must be > 0
-	// so that both ratios are defined.
+	// Mean bytes per second a pod receives and sends; both > 0, so both ratios exist.
 	InBytesPerSec  float64 `json:"inBytesPerSec"`
 	OutBytesPerSec float64 `json:"outBytesPerSec"`
 
@@ -51,8 +48,7 @@ type ServiceConfig struct {
 	WavePeriod    *float64 `json:"wavePeriod,omitempty"`    // seconds; default 900
 	ReplicaSpread *float64 `json:"replicaSpread,omitempty"` // per-pod constant rate offset per direction; default 0.015
 
-	// Interfaces and the share of the pod's traffic each carries; the first is the pod's
-	// default interface. Default: eth0 carrying everything.
+	// Interfaces and their traffic shares, the first the default one; default: eth0 only.
 	Interfaces []InterfaceShare `json:"interfaces,omitempty"`
 
 	// Container names; default: one container named like the service.
@@ -113,18 +109,10 @@ var Estates = map[string]func() Config{
 // EstateNames lists the built-in estates, the default first.
 func EstateNames() []string { return []string{"default", "mixed"} }
 
-// MixedConfig is DefaultConfig (same cluster, nodes, services, so the same pod names and
-// traffic for a seed) plus ten single-replica services in namespace "rail" with the
-// patterns of real traffic measured on a public microservice benchmark (see patterns.go):
-// low volume (0.4-3 kB/s in, 3-80 kB/s out), idle minutes and one-minute inbound spikes
-// that make ln(out/in) heavy-tailed (stdev about 0.9 per minute where the default
-// services have about 0.1), three services whose inbound halves at the start of day 2
-// (estate time 86400 s) while outbound stays, one with a daily 7-hour inbound surge of 8x
-// (01:00-08:00 estate time), and a busy gateway without idle minutes.
-//
-// The default demo does not use it: its parity baseline (mean + 4 stdev of raw ratios)
-// flags idle minutes and spikes of these services, which is the point of the estate and
-// not what the demo shows.
+// MixedConfig is DefaultConfig (the same pods and traffic for a seed) plus ten low-volume
+// single-replica services in namespace "rail" with patterns of real traffic (patterns.go);
+// ln(out/in) per minute has a stdev of about 0.9 there, 0.1 in the default services. The
+// demo keeps DefaultConfig: parity flags these services' idle minutes and spikes by design.
 func MixedConfig() Config {
 	cfg := DefaultConfig()
 	idle := func(p float64) *IdleConfig { return &IdleConfig{Probability: p} }

@@ -6,8 +6,8 @@ import (
 )
 
 // Patterns of real traffic that the base noise model (bounded, short-tailed, both
-// directions moving together) does not have. They were measured on a day of a public
-// microservice benchmark on Kubernetes (46 single-replica services, one sample a minute):
+// directions together) lacks, measured on a day of a public microservice benchmark on
+// Kubernetes (46 single-replica services, one sample a minute):
 //
 //   - Idle minutes: in 5-10 % of a quiet service's minutes outbound falls to about 1.5 %
 //     of its usual rate while inbound falls to about 35 %, mostly one minute at a time,
@@ -22,26 +22,21 @@ import (
 //   - Surges: a service's inbound runs at 5-11x its usual level for about 7 hours,
 //     outbound flat.
 //
-// A service opts into each with its Idle, Spikes and Schedule fields. Idle minutes and
-// spikes are drawn per slot (a fixed grid of Seconds in estate time) from the seed, the
-// pod and the slot index, so every replica has its own; the schedule applies to every
-// replica of the service at the same estate times.
+// Idle minutes and spikes are drawn per pod and slot, so every replica has its own; a
+// schedule applies to all replicas at the same estate times.
 
-// IdleConfig is short idle episodes: in a slot that is idle, both rates are multiplied by
-// In and Out. A zero field takes the default in its comment.
+// IdleConfig is short idle episodes, multiplying the rates by In and Out; zero fields default.
 type IdleConfig struct {
 	Probability float64 `json:"probability"`       // chance that a slot is idle, 0..0.5
 	Seconds     float64 `json:"seconds,omitempty"` // slot length; default 60
 	In          float64 `json:"in,omitempty"`      // inbound factor while idle; default 0.35
 	Out         float64 `json:"out,omitempty"`     // outbound factor while idle; default 0.015
-	// Spread varies each idle slot's depth: each direction's factor is multiplied by
-	// exp(Spread x u), u uniform in [-1, 1] per slot and direction; default 0.7, so that
-	// in/out jumps 6-90x (23x at the middle) with the default factors. Negative: none.
+	// Spread varies each slot's depth by exp(Spread x u), u uniform in [-1, 1] per
+	// direction; the default 0.7 makes in/out jump 6-90x (23x at the middle). Negative: none.
 	Spread float64 `json:"spread,omitempty"`
 }
 
-// SpikeConfig is short bursts of one direction: in a slot with a spike, that direction is
-// multiplied by a factor drawn log-uniformly from [Min, Max].
+// SpikeConfig is short bursts of one direction, by a factor log-uniform in [Min, Max].
 type SpikeConfig struct {
 	Probability float64 `json:"probability"`         // chance that a slot has a spike, 0..0.5
 	Seconds     float64 `json:"seconds,omitempty"`   // slot length; default 60
@@ -50,11 +45,9 @@ type SpikeConfig struct {
 	Max         float64 `json:"max,omitempty"`       // default 60
 }
 
-// RateChange multiplies a service's rates by In and Out (0 = unchanged) from From until
-// To (seconds of estate time; the first day starts at 0, day d at (d-1) x 86400). Without
-// To it never ends: a level shift. With Every it repeats every Every seconds, before From
-// too (a daily surge is {"from": 3600, "to": 28800, "every": 86400}). Changes that
-// overlap multiply.
+// RateChange multiplies a service's rates by In and Out (0: unchanged) from From to To,
+// estate seconds; without To it is a level shift, with Every it repeats, before From too
+// (a daily surge: {"from": 3600, "to": 28800, "every": 86400}). Overlaps multiply.
 type RateChange struct {
 	From  float64 `json:"from"`
 	To    float64 `json:"to,omitempty"`
@@ -72,10 +65,8 @@ const (
 	defaultSpikeMin       = 4.0
 	defaultSpikeMax       = 60.0
 
-	// maxDay bounds Config.Day: a pod's counters at the start of day d sum every second
-	// since the start of day 1, so that consecutive days' counters continue each other.
-	maxDay = 14
-	// daySeconds is one day of estate time.
+	// maxDay bounds Config.Day: day d's first counters sum every second since day 1.
+	maxDay     = 14
 	daySeconds = 86400
 )
 

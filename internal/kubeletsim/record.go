@@ -13,8 +13,7 @@ import (
 
 // RecordOptions say what Record writes.
 type RecordOptions struct {
-	// Duration of data time recorded, from simulated time 0; Interval between two scrapes
-	// of a node (the receiver's collection_interval), a whole number of milliseconds.
+	// Data time recorded from simulated time 0, and a node's collection_interval (whole ms).
 	Duration, Interval time.Duration
 	// DefaultInterfaceOnly reports only each pod's default interface, as kubeletstats does
 	// without collect_all_network_interfaces; otherwise every interface (the demo's setting).
@@ -27,23 +26,14 @@ const (
 	recordScopeVersion = "0.145.0"
 )
 
-// Record writes what a collector's file exporter writes behind one kubeletstats receiver per
-// node (metric_groups: [pod]) and a resource processor that adds k8s.cluster.name and
-// k8s.node.name: OTLP JSON, one ExportMetricsServiceRequest per line, one line per node
-// and scrape, in data-time order. Each pod resource carries k8s.pod.network.io (a
-// cumulative monotonic Int sum per interface and direction, started at the pod's start
-// time); the receiver's other pod metrics are left out, as the detection does not read
-// them and they would more than double the size (a day of the mixed estate at 10 s
-// scrapes is about 270 MB as it is).
-//
-// Node i is scraped (i+1) x 50 ms (at most a tenth of Interval) after simulated time 0
-// and every Interval after, plus up to 10 ms of per-scrape delay drawn from the seed, as
-// a ticker's scrapes land. The scrapes thus lie just after whole intervals: with a start
-// on a whole minute, 60 s scrapes see the patterns' 60 s slots (idle minutes, spikes)
-// whole, as the measured one-minute samples did, instead of smeared over two samples.
-// Nothing sleeps: a day of data is written as fast as it is
-// computed. It reads the counters through Summary, so it must not run concurrently with
-// a server of the same Simulator. It returns the lines written.
+// Record writes, without sleeping, what a file exporter writes behind a kubeletstats
+// receiver per node and a resource processor adding cluster and node: one OTLP JSON line
+// per node and scrape, in data-time order, and returns the lines written. Only
+// k8s.pod.network.io: the detection reads nothing else, and the rest would more than
+// double a day's 270 MB. Node i scrapes (i+1) x 50 ms plus up to 10 ms after each whole
+// interval, as a ticker lands, so 60 s scrapes see the patterns' minute slots whole, as
+// the measured samples did. It reads counters through Summary: not concurrently with a
+// server of the same Simulator.
 func (s *Simulator) Record(w io.Writer, o RecordOptions) (int, error) {
 	if o.Interval < time.Millisecond || o.Interval%time.Millisecond != 0 {
 		return 0, fmt.Errorf("record interval %v: want a whole number of milliseconds", o.Interval)

@@ -26,8 +26,8 @@ func signals(volumes bool) []Signal {
 	return []Signal{InOut, OutIn}
 }
 
-// groups lists the signals in column blocks: each block's avg_ columns, then its stdev_
-// columns; the volume block follows the ratios so the section 7 columns stay a prefix.
+// groups lists the signals' column blocks (avg_ then stdev_ each); volumes come after the
+// ratios so the section 7 columns stay a prefix.
 func groups(volumes bool) [][]Signal {
 	if volumes {
 		return [][]Signal{{InOut, OutIn}, {InboundIO, OutboundIO}}
@@ -35,8 +35,8 @@ func groups(volumes bool) [][]Signal {
 	return [][]Signal{{InOut, OutIn}}
 }
 
-// Acc is a running mean and variance (Welford): N values, their Mean, and M2, the sum of
-// squared deviations from the mean. Welford avoids the cancellation of sum-of-squares.
+// Acc is a running mean and variance (Welford, which avoids sum-of-squares cancellation);
+// M2 is the sum of squared deviations from the mean.
 type Acc struct {
 	N    int64
 	Mean float64
@@ -51,8 +51,7 @@ func (a *Acc) Add(x float64) {
 	a.M2 += d * (x - a.Mean)
 }
 
-// Merge returns the accumulator of both value sets (Chan et al. pairwise combination),
-// equal up to rounding to adding all values to one accumulator.
+// Merge returns the accumulator of both value sets, up to rounding (Chan et al.).
 func (a Acc) Merge(b Acc) Acc {
 	if a.N == 0 {
 		return b
@@ -66,8 +65,7 @@ func (a Acc) Merge(b Acc) Acc {
 	return Acc{N: n, Mean: a.Mean + d*fb/fn, M2: a.M2 + b.M2 + d*d*fa*fb/fn}
 }
 
-// Stdev is the sample standard deviation (n-1); like Splunk's stdev it is 0 for a single
-// value. It is meaningless when N is 0: check N first.
+// Stdev is the sample standard deviation (n-1), 0 for one value as Splunk's; check N > 0 first.
 func (a Acc) Stdev() float64 {
 	if a.N < 2 {
 		return 0
@@ -79,11 +77,9 @@ func stdevOf(m2 float64, n int64) float64 {
 	return math.Sqrt(m2 / float64(n-1))
 }
 
-// m2For reconstructs M2 from a written stdev over n values. Among the M2 values that
-// round to the same stdev it picks one that gives that stdev back exactly, so that
-// Acc.Stdev agrees with the file; sd*sd*(n-1) alone can be one ulp off. For about 1% of
-// stdevs no M2 does, because M2/(n-1) does not reach every double: Row keeps the value
-// read for those (see Row.fileSD).
+// m2For rebuilds M2 from a written stdev, picking one that gives the stdev back exactly
+// (sd*sd*(n-1) can be an ulp off). For about 1 % of stdevs none does, M2/(n-1) not reaching
+// every double: Row.fileSD keeps those.
 func m2For(sd float64, n int64) float64 {
 	if n < 2 {
 		return 0

@@ -36,7 +36,7 @@ func TestSingleValueStdevIsZero(t *testing.T) {
 }
 
 // m2For should give back the exact stdev nearly always, so that Acc.Stdev agrees with the
-// file; the rare misses are covered by Row.fileSD (see TestCSVRoundTripRandom).
+// file; the rare misses are covered by Row.fileSD (see TestCSVRoundTripForeignFile).
 func TestM2ForReproducesStdev(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const tries = 200000

@@ -28,10 +28,8 @@ type Move struct {
 	Z float64
 }
 
-// Diff compares an older baseline with a newer one: keys added and removed, and, for keys
-// in both, every signal carried by both tables and defined in both rows whose mean moved
-// by more than sigmas old standard deviations (any move when the old stdev is 0). A signal
-// defined on one side only is not a move.
+// Diff compares an older baseline with a newer one: keys added and removed, and signals
+// defined on both sides whose mean moved by more than sigmas old stdevs (any move at 0).
 func Diff(before, after *Table, sigmas float64) DiffResult {
 	res := DiffResult{Sigmas: sigmas}
 	sigs := signals(before.Volumes && after.Volumes)

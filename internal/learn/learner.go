@@ -22,24 +22,20 @@ const (
 
 // Config configures a Learner.
 type Config struct {
-	// PerPod learns per pod-span instead of per key-span (see the package doc).
+	// PerPod learns per pod-span, the unit the detection scores, instead of per key-span.
 	PerPod bool
-	// SignalCounts appends one count_<S> column per signal, each signal's exact number of
-	// values, so that files merge exactly even where a direction was missing in some spans.
-	// Off, the file has exactly the search's columns.
+	// SignalCounts appends a count_<S> column per signal, so files merge exactly even where
+	// a direction was missing in some spans. Off, the file has exactly the search's columns.
 	SignalCounts bool
-	// Volumes adds the inbound_network_io and outbound_network_io signals to the table.
-	// They are always accumulated, so the flag can change without losing state.
+	// Volumes adds the volume signals to the table; they are always accumulated, so the
+	// flag can change without losing state.
 	Volumes bool
 	// Days is how many UTC days of data the table covers; 0 means DefaultDays.
 	Days int
 	// Span is the span length the engine uses; 0 means DefaultSpan.
 	Span time.Duration
-	// Profile learns the recommended profile (internal/profile) as well: per key, over
-	// every pod-span with both directions given to ObserveRates (pooled per key whatever
-	// PerPod says), the histograms of the rates and of their ratio, written as the
-	// profile's columns after the others (see the package doc). Off, ObserveRates does
-	// nothing and the file has exactly the columns it had before.
+	// Profile also learns the recommended profile's histograms from ObserveRates, pooled
+	// per key whatever PerPod says, as extra columns. Off, ObserveRates does nothing.
 	Profile bool
 }
 
@@ -72,8 +68,7 @@ type keySpan struct {
 type podObs struct {
 	in, out       float64
 	hasIn, hasOut bool
-	// rin and rout are the pod-span's rates (ObserveRates), bytes/s over cov; several
-	// calls for one pod-span combine into the rate over their covered time.
+	// rin and rout are the pod-span's rates (ObserveRates), bytes/s over cov.
 	rin, rout float64
 	cov       time.Duration
 }
@@ -135,12 +130,9 @@ func New(cfg Config) *Learner {
 	}
 }
 
-// Observe records one closed pod-span. in/out are the pod's inbound/outbound bytes in the
-// span; hasIn/hasOut say whether that direction was observed at all. A second call for the
-// same pod and span adds to the first, as further increases of the same span would.
-// A call with neither direction observed carries no data and is ignored; so is a
-// direction whose byte count is negative, NaN or infinite (Stats.Invalid). A span that
-// was already folded, or whose day aged out, is late: dropped and counted (Stats.Late).
+// Observe records one closed pod-span's bytes; a second call for it adds, as further
+// increases of the span would. Invalid bytes count in Stats.Invalid; a span already folded
+// or aged out is late (Stats.Late): folding it separately would count it twice.
 func (l *Learner) Observe(key, pod string, spanStart time.Time, in, out float64, hasIn, hasOut bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -173,14 +165,9 @@ func (l *Learner) Observe(key, pod string, spanStart time.Time, in, out float64,
 	}
 }
 
-// ObserveRates records the rates of one closed pod-span, as the engine reports them
-// (engine.RateObserver) after its Observe: inbound and outbound bytes per second over
-// covered, the time the span's increases cover. With Config.Profile off it does nothing.
-// The rates are learned with the pod-span when its Observe had both directions (the
-// profile scores nothing else); a second call for the same pod-span combines with the
-// first into the rate over both covered times. A negative or non-finite rate or no
-// covered time is counted as invalid and ignored. A call with an empty key or for a span
-// already folded is dropped without being counted: its Observe counts the pod-span.
+// ObserveRates records one closed pod-span's rates (engine.RateObserver), learned only if
+// its Observe had both directions, as the profile scores nothing else. Repeated calls
+// combine over their covered times; an empty key or a late span is left for Observe to count.
 func (l *Learner) ObserveRates(key, pod string, spanStart time.Time, inBps, outBps float64, covered time.Duration) {
 	if !l.cfg.Profile {
 		return
@@ -233,10 +220,8 @@ func validBytes(v float64) bool {
 	return v >= 0 && !math.IsInf(v, 1) // NaN fails v >= 0
 }
 
-// Advance tells the learner that no more observations will arrive for spans that started
-// before watermark - Span (data time); those key-spans are folded into the statistics.
-// Days older than the newest folded day - Days + 1 are then dropped. A watermark that
-// moves backwards is ignored.
+// Advance folds the key-spans that started before watermark - Span (data time), then drops
+// the days that left the window; a watermark moving backwards is ignored.
 func (l *Learner) Advance(watermark time.Time) {
 	cut := watermark.Add(-l.cfg.Span).UnixNano()
 	l.mu.Lock()
@@ -248,8 +233,7 @@ func (l *Learner) Advance(watermark time.Time) {
 	l.foldBefore(cut)
 }
 
-// Flush folds every pending key-span, complete or not, e.g. at shutdown before
-// MarshalDays; observations that arrive later for those spans count as late.
+// Flush folds every pending key-span, complete or not (at shutdown, before MarshalDays).
 func (l *Learner) Flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -273,8 +257,7 @@ func (l *Learner) Stats() Stats {
 	return st
 }
 
-// foldBefore folds the pending spans that start before cut, oldest first, so that the
-// result does not depend on map order.
+// foldBefore folds the spans before cut oldest first, so the result is not map-ordered.
 func (l *Learner) foldBefore(cut int64) {
 	var spans []int64
 	for s := range l.pending {
@@ -423,12 +406,10 @@ func (l *Learner) Table() *Table {
 	return t
 }
 
-// WriteFile writes the table as CSV to path atomically: readers see the old file or the new one,
-// never a partial one.
+// WriteFile writes the table as CSV to path atomically: readers never see a partial file.
 func (t *Table) WriteFile(path string) error { return writeAtomic(path, t.WriteCSV) }
 
-// writeAtomic writes through a temporary file in path's directory, synced and renamed over
-// path; on any failure the temporary file is removed and path is left as it was.
+// writeAtomic writes a synced temporary file and renames it over path, untouched on failure.
 func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	fail := func(err error) error { return fmt.Errorf("learn: cannot write baseline %s: %w", path, err) }
 	dir := filepath.Dir(path)
@@ -466,8 +447,7 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	if err = os.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
-	// Make the rename itself durable; some filesystems cannot sync a directory, and the
-	// file is already complete, so this is best effort.
+	// Best effort: the rename's durability; some filesystems cannot sync a directory.
 	if d, derr := os.Open(dir); derr == nil {
 		d.Sync()
 		d.Close()

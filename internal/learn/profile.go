@@ -8,23 +8,17 @@ import (
 	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
-// The histogram buckets a learner can fill: bucket b holds [2^(b/16), 2^((b+1)/16)), and
-// every rate and ratio it records is a finite positive float64, within [2^-1074, 2^1024).
-// A bucket outside is refused when read (file or state), which also bounds a histogram
-// cell: at most maxBucket-minBucket+1 buckets, about 33,600, each "<bucket>:<count>".
+// The buckets of finite positive float64s, [2^-1074, 2^1024): the only ones a learner can
+// fill. Refusing others on read also bounds a histogram cell to about 33,600 buckets.
 const (
 	minBucket = -1074 * profile.SubBuckets
 	maxBucket = 1024*profile.SubBuckets - 1
-	// maxSpans bounds a histogram's total count, so that sums over merged files stay far
-	// from overflowing and a float64 counts them exactly.
+	// maxSpans bounds a histogram's count so merged sums cannot overflow and a float64 counts exactly.
 	maxSpans = 1 << 53
 )
 
-// checkModel says what is wrong with a model read from a file or a state entry, or "",
-// and which histogram it is about (0 inbound, 1 outbound, 2 ratio):
-// buckets a finite rate cannot fill, more values than maxSpans, or histograms that no
-// sequence of Model.Observe calls makes (the rate histograms count the same pod-spans,
-// and the ratio only those with both rates above zero).
+// checkModel says what is wrong with a model read back, or "", and which histogram (0 in,
+// 1 out, 2 ratio): anything no sequence of Model.Observe calls could have made.
 func checkModel(m profile.Model) (int, string) {
 	for i, h := range []struct {
 		name string
@@ -55,10 +49,8 @@ func checkModel(m profile.Model) (int, string) {
 	return 0, ""
 }
 
-// profileCells returns a row's profile cells in baseline.ProfileColumns order: the
-// summary (profile.Model.Usual) when the model has one that the baseline loader reads
-// (else blank: the key scores nothing in the recommended profile), the pod-span count,
-// and the three histograms, which hold no comma, quote or line break.
+// profileCells returns a row's baseline.ProfileColumns cells; the summary is blank unless
+// the loader can read it back, so the key then scores nothing rather than fails the file.
 func profileCells(m profile.Model) []string {
 	cells := make([]string, 0, len(baseline.ProfileColumns))
 	figures := []string{"", "", "", "", "", ""}

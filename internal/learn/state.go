@@ -14,9 +14,8 @@ import (
 	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
-// stateVersion is the format of a day entry; a change must keep reading older entries or
-// fail them with a clear error. Version 2 added the profile's model per key; version 1
-// entries, which have none, still restore (their keys' models are empty).
+// stateVersion is a day entry's format; a change must keep reading older entries or fail
+// them clearly. Version 2 added the profile's models; version 1 entries restore without.
 const stateVersion = 2
 
 const dayPrefix = "day/"
@@ -47,9 +46,8 @@ func dayName(d int64) string {
 	return dayPrefix + time.Unix(d*86400, 0).UTC().Format(time.DateOnly)
 }
 
-// MarshalDays returns the folded state, one entry per UTC day held, named like
-// "day/2026-11-27". Stored entries whose name is not in the map have aged out and can be
-// deleted. Pending (not yet advanced) spans are not included: Flush first to keep them.
+// MarshalDays returns the folded state, one entry per UTC day ("day/2026-11-27"); stored
+// entries not in the map have aged out. Pending spans are left out: Flush first.
 func (l *Learner) MarshalDays() (map[string][]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -78,11 +76,9 @@ func (l *Learner) MarshalDays() (map[string][]byte, error) {
 	return out, nil
 }
 
-// RestoreDay loads one entry written by MarshalDays, replacing that day's state; call it
-// before the first Observe. A damaged entry returns an error naming it and changes
-// nothing, so the caller can log it and go on with the other days. A day already older
-// than the window is skipped. Spans up to the newest restored one count as folded, so
-// data replayed after a restart is not counted twice.
+// RestoreDay loads one MarshalDays entry before the first Observe. A damaged entry changes
+// nothing, so the caller can log it and go on; spans up to the newest restored count as
+// folded, so data replayed after a restart is not counted twice.
 func (l *Learner) RestoreDay(name string, data []byte) error {
 	d, keys, last, err := l.decodeDay(name, data)
 	if err != nil {

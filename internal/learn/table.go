@@ -19,13 +19,12 @@ type Row struct {
 	Acc      [numSignals]Acc // indexed by Signal; N == 0 means the signal was never defined
 	Count    int64           // key-spans (parity) or pod-spans (per-pod) seen
 	LastSeen int64           // Unix seconds of the newest span start
-	// Model is the recommended profile's histograms (Table.Profile): every pod-span of the
-	// key with both directions, whatever the unit of the columns above.
+	// Model is the recommended profile's histograms (Table.Profile), per pod-span whatever
+	// the unit of the columns above.
 	Model profile.Model
 
-	// fileSD is the stdev as read from a file with the accumulator it was read into.
-	// WriteCSV writes it back while the accumulator is unchanged, which keeps
-	// read-then-write byte-identical even where no M2 reproduces the stdev exactly.
+	// fileSD is the stdev as read, written back while the accumulator is unchanged, so that
+	// read-then-write is byte-identical where no M2 reproduces the stdev exactly.
 	fileSD [numSignals]fileStdev
 }
 
@@ -34,8 +33,7 @@ type fileStdev struct {
 	sd  float64
 }
 
-// Stdev is signal s's sample standard deviation as the file has it: the value read from
-// the file while the accumulator is unchanged, else computed from the accumulator.
+// Stdev is signal s's sample standard deviation as the file has it (see fileSD).
 func (r *Row) Stdev(s Signal) float64 {
 	if f := r.fileSD[s]; f.acc.N > 0 && f.acc == r.Acc[s] {
 		return f.sd
@@ -48,12 +46,10 @@ type Table struct {
 	Rows map[string]*Row
 	// Volumes says the table carries the volume signals as well as the ratios.
 	Volumes bool
-	// SignalCounts says every signal's N is exact, as the count_<S> columns record it.
-	// A file without those columns (a Splunk export) gets N = Count for every defined
-	// signal, which overstates N where a direction was missing in some spans.
+	// SignalCounts says every signal's N is exact (count_<S> columns). Without them, as in
+	// a Splunk export, N = Count, too high where a direction was missing in some spans.
 	SignalCounts bool
-	// Profile says the table carries the recommended profile's columns
-	// (baseline.ProfileColumns) after all the others.
+	// Profile says the table ends with baseline.ProfileColumns.
 	Profile bool
 	// File names the table's source in error messages; "" for tables built in memory.
 	File string
@@ -103,12 +99,8 @@ func (t *Table) Header() []string {
 	return h
 }
 
-// WriteCSV writes the table, one row per key in byte order of the key. Columns: key, the
-// ratios' avg_ then stdev_ columns (section 7), the same for the volumes when the table
-// has them, count, last_seen, then, when SignalCounts is set, count_<S> per signal. A
-// signal never defined for a key has empty avg and stdev cells. A row that the baseline
-// reader would refuse (a key with control characters, a negative or out-of-bounds number)
-// is left out, so that one bad key never makes the whole file unreadable.
+// WriteCSV writes the table in Header's columns, one row per key in byte order. A row the
+// baseline reader would refuse is left out, so one bad key never makes the file unreadable.
 func (t *Table) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(t.Header()); err != nil {
@@ -162,8 +154,8 @@ func cell(a Acc, v float64) string {
 	return baseline.FormatNumber(v)
 }
 
-// csvReader adds the learned file's column rules to the component's CSV reader, so both read
-// CSV, keys and numbers alike.
+// csvReader adds the learned file's columns to the component's CSV reader, so that the
+// detection and the learner read CSV, keys and numbers alike.
 type csvReader struct {
 	*baseline.Reader
 }
@@ -185,14 +177,9 @@ type columns struct {
 	prof                 []int // by baseline.ProfileColumns; -1 is absent
 }
 
-// ReadCSV reads a learned baseline back; file names it in errors, which read like
-// "base.csv:3:2: ..." (file, line, 1-based field number; for CSV syntax errors the
-// column is the byte position encoding/csv reports). It requires key, count, last_seen
-// and the avg_/stdev_ pairs of both ratios; the volume pairs are all present or all
-// absent, and so are the count_<S> columns. Unknown columns are an error, since they
-// could not be written back. The CSV, the keys and the avg_/stdev_ cells follow the
-// component's own rules (baseline.Reader, baseline.CheckKey, baseline.ParseNumber),
-// including a UTF-8 byte-order mark and CRLF line ends.
+// ReadCSV reads a learned baseline back by the detection's CSV, key and number rules
+// (errors read "file:line:field: ..."). It needs key, count, last_seen and the ratio pairs;
+// other blocks are whole or absent, and an unknown column could not be written back.
 func ReadCSV(r io.Reader, file string) (*Table, error) {
 	p := &csvReader{baseline.NewReader(r, file)}
 	header, err := p.Header()
@@ -365,9 +352,8 @@ func (p *csvReader) row(rec []string, c columns, sigs []Signal, counts bool) (*R
 	return r, nil
 }
 
-// model reads a row's profile columns: the histograms, exactly, and the summary cells,
-// which must read by the loader's rules but are not kept: WriteCSV computes them from the
-// histograms again, as a learner does. count_pod_spans must be the histograms' count.
+// model reads a row's histograms; the summary cells must read by the loader's rules but
+// are not kept, since WriteCSV computes them from the histograms as a learner does.
 func (p *csvReader) model(rec []string, c columns) (profile.Model, error) {
 	var m profile.Model
 	var hists [3]profile.Hist
@@ -425,10 +411,8 @@ func (p *csvReader) number(rec []string, i int, isStdev bool) (v float64, presen
 	return v, present, nil
 }
 
-// Merge combines baselines learned from disjoint data into one: per key, each signal's
-// accumulators combine pairwise (Chan et al.), counts add up and last_seen is the newest.
-// All tables must carry the same signals; the result has exact per-signal counts only if
-// every input has.
+// Merge combines baselines learned from disjoint data (Chan et al.'s pairwise combination).
+// All tables must carry the same signals; per-signal counts are exact only if every input's are.
 func Merge(tables ...*Table) (*Table, error) {
 	if len(tables) == 0 {
 		return nil, errors.New("learn: merge: no tables")

@@ -8,26 +8,16 @@ import (
 	"strings"
 )
 
-// SubBuckets is the number of histogram buckets per doubling. 16 keeps a bucket within
-// 4.4 % of its neighbour (ln 2 / 16 = 0.043 in log space), well under the 0.1-1.3
-// spread of ln(ratio) measured on real pods, so quantiles and MADs read from the
-// histogram are as good as exact ones for scoring. It is part of the persisted format:
-// histograms with a different value cannot be merged.
+// SubBuckets is the number of buckets per doubling: 4.4 % wide (0.043 in ln), well under
+// the 0.1-1.3 spread of ln(ratio) on real pods. Part of the persisted format: histograms
+// with another value cannot be merged.
 const SubBuckets = 16
 
-// Hist is a histogram of non-negative values on fixed logarithmic buckets: bucket i
-// holds the values in [2^(i/16), 2^((i+1)/16)). Fixed buckets are what make it
-// mergeable: two collectors' (or two days') histograms of one key add up bucket by
-// bucket to exactly the histogram of all their values, whatever the order, which a
-// streaming median or a t-digest does not guarantee. A pod's rates span a few powers
-// of two, so a histogram holds tens of buckets, not thousands.
-//
-// Zero counts the values equal to 0 (idle samples): they are kept apart because they
-// have no logarithm, and counted because an idle half of the day does make the usual
-// rate 0.
-//
-// The zero value is an empty histogram ready to use. It encodes (JSON, CSV cell) through
-// MarshalText.
+// Hist is a histogram of non-negative values on fixed log buckets, bucket i holding
+// [2^(i/16), 2^((i+1)/16)). Fixed buckets merge exactly in any order, which a streaming
+// median or a t-digest does not; a pod's rates span a few doublings, so tens of buckets.
+// Zero counts idle samples apart (no logarithm), yet counts them: an idle half-day does
+// make the usual rate 0. The zero value is ready to use; JSON and CSV use MarshalText.
 type Hist struct {
 	Zero    uint64
 	Buckets map[int32]uint64
@@ -39,14 +29,12 @@ func bucketOf(x float64) int32 {
 	return int32(max(-1<<20, min(1<<20, b)))
 }
 
-// bucketLog returns the natural logarithm of bucket b's lower edge plus frac of its
-// width (frac in [0,1]).
+// bucketLog is the ln of bucket b's lower edge plus frac (0..1) of its width.
 func bucketLog(b int32, frac float64) float64 {
 	return (float64(b) + frac) / SubBuckets * math.Ln2
 }
 
-// Add records x. Negative, NaN and infinite values are ignored: they are not rates and
-// one of them must not poison a histogram that is kept for 30 days.
+// Add records x, ignoring negative, NaN and infinite values: one must not poison 30 days.
 func (h *Hist) Add(x float64) { h.AddN(x, 1) }
 
 // AddN records n copies of x.
@@ -98,9 +86,8 @@ func (h Hist) sorted() []int32 {
 	return keys
 }
 
-// Quantile returns the q-quantile (0 <= q <= 1) of the values, zeros included,
-// interpolated geometrically inside the bucket that holds it, so its error is under
-// half a bucket (2.2 %). It returns NaN for an empty histogram.
+// Quantile returns the q-quantile, zeros included, interpolated geometrically within its
+// bucket (error under 2.2 %); NaN when empty.
 func (h Hist) Quantile(q float64) float64 {
 	n := h.N()
 	if n == 0 || math.IsNaN(q) {
@@ -117,8 +104,7 @@ func (h Hist) Quantile(q float64) float64 {
 	return math.Exp(l)
 }
 
-// logQuantile finds the natural log of the value of the given rank (0..positive count)
-// among the positive values.
+// logQuantile is the ln of the positive value of the given rank (0..positive count).
 func logQuantile(h Hist, keys []int32, rank float64) (float64, bool) {
 	if len(keys) == 0 {
 		return 0, false
@@ -134,16 +120,10 @@ func logQuantile(h Hist, keys []int32, rank float64) (float64, bool) {
 	return bucketLog(keys[len(keys)-1], 1), true
 }
 
-// LogMedianMAD returns the median of ln(x) over the positive values and their median
-// absolute deviation from it, both in natural-log units, read from the buckets (bucket
-// centres for the deviations), so both are within one bucket width (0.043) of the
-// exact figures. ok is false when no positive value was recorded.
-//
-// Why logs and medians: a ratio of two byte rates is heavy-tailed (one idle sample
-// makes it 100x), so a mean and standard deviation of raw ratios are dominated by a few
-// outliers and put avg + 4 sd an order of magnitude above the typical ratio. In log
-// space a x10 change is the same distance (ln 10 = 2.3) whatever the pod's level, and
-// the median and MAD ignore the outliers that remain.
+// LogMedianMAD returns the median of ln(x) over the positive values and its MAD, within
+// a bucket (0.043) of exact; ok is false with no positive value. Logs and medians because
+// byte-rate ratios are heavy-tailed (an idle sample makes one 100x): avg + 4 sd sat an
+// order of magnitude above the typical ratio, while in ln a x10 change is 2.3 at any level.
 func (h Hist) LogMedianMAD() (median, mad float64, ok bool) {
 	keys := h.sorted()
 	pos := float64(h.Positive())
@@ -170,10 +150,8 @@ func (h Hist) LogMedianMAD() (median, mad float64, ok bool) {
 	return median, devs[len(devs)-1].d, true
 }
 
-// MarshalText encodes h for one CSV cell or log line: "z<zero>" followed by
-// "<bucket>:<count>" pairs in bucket order, separated by spaces, e.g. "z3 160:12 161:40".
-// No commas or quotes, so the cell needs no CSV quoting; buckets in order, so equal
-// histograms encode to equal bytes. An empty histogram is "z0".
+// MarshalText encodes h as "z<zeros> <bucket>:<count>..." in bucket order ("z3 160:12
+// 161:40", empty "z0"): no comma or quote to CSV-quote, and equal histograms encode equal.
 func (h Hist) MarshalText() ([]byte, error) {
 	b := strconv.AppendUint([]byte{'z'}, h.Zero, 10)
 	for _, k := range h.sorted() {
@@ -185,9 +163,8 @@ func (h Hist) MarshalText() ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalText decodes MarshalText's form. It rejects anything else, including a
-// bucket listed twice or a zero count, with an error saying what is wrong; h is
-// changed only on success.
+// UnmarshalText decodes MarshalText's form, rejecting anything else (a bucket listed
+// twice, a zero count); h changes only on success.
 func (h *Hist) UnmarshalText(text []byte) error {
 	fields := strings.Fields(string(text))
 	if len(fields) == 0 || !strings.HasPrefix(fields[0], "z") {

@@ -6,30 +6,17 @@ import (
 	"time"
 )
 
-// RecentMinutes is how far back Recent looks by default. A level held for more than half
-// of it (15 minutes) becomes the pod's usual level for the gates; an attack shorter than
-// that does not move it. Measured on the real day, learning on its quiet hours and
-// detecting on its 7 hours of inbound surges (5-13x) that the learning never saw,
-// 30 minutes cut false events from 58 to 9 (60 minutes: 16, 120: 18) and raised x10
-// download recall from 91 % to 95 %, because surge events no longer used up the pods'
-// once-per-window event.
+// RecentMinutes is Recent's default look-back. On the real day, learning its quiet hours
+// and detecting its 7 hours of unseen 5-13x inbound surges, 30 minutes cut false events
+// from 58 to 9 (60: 16, 120: 18) and raised x10 download recall from 91 % to 95 %: surge
+// events no longer used up the pods' one event per window.
 const RecentMinutes = 30
 
-// Recent is one pod's trailing level of one direction: the median of its per-minute
-// rates over the last Minutes minutes of data time. It answers the surge question of
-// issue 8: by ratio and volume alone an hours-long natural surge of inbound looks like
-// a download, and what tells them apart is how long it lasts. The gates compare a
-// numerator with max(learned usual, recent level), so a surge raises at most an event
-// at its onset, as it should (nothing in the pod's history predicted it), and then
-// becomes the level the pod is judged against until it ends. An attacker who ramps up
-// slowly over more than Minutes/2 is not caught by this profile; a 10-minute x10
-// exfiltration or download is.
-//
-// Per-minute slots make the memory and the meaning independent of the scrape interval:
-// Minutes float64 pairs per pod and direction, whether spans are 10 s or 60 s apart.
-// Recent is runtime state of a live pod (it lives on one node), not learned: it is not
-// merged, and after a restart it is empty, which only makes the gates stricter
-// (learned usual alone) until it has MinMinutes of data again.
+// Recent is one pod's trailing level of one direction: the median per-minute rate over the
+// last Minutes of data time. The gates use max(learned usual, this level), so an hours-long
+// natural surge makes an event at its onset only, while a 10-minute attack does not move it.
+// Per-minute slots make it independent of the scrape interval. Runtime state, not learned:
+// empty after a restart, which only makes the gates stricter until MinMinutes have data.
 type Recent struct {
 	// Minutes is the look-back; MinMinutes the minutes with data needed for a level.
 	Minutes, MinMinutes int
@@ -37,7 +24,7 @@ type Recent struct {
 }
 
 type recentSlot struct {
-	minute  int64 // Unix minute; 0 with secs 0 means empty
+	minute  int64 // Unix minute; a slot with covered 0 is empty
 	bytes   float64
 	covered float64 // seconds of data behind bytes
 }
@@ -50,8 +37,8 @@ func NewRecent(minutes int) *Recent {
 
 func unixMinute(t time.Time) int64 { return int64(math.Floor(float64(t.Unix()) / 60)) }
 
-// Add records a span's bytes of this direction, the span ending at end and covering
-// covered of data. Spans must come in data-time order (older minutes are ignored).
+// Add records a span's bytes of this direction. Spans must come in data-time order
+// (older minutes are ignored).
 func (r *Recent) Add(end time.Time, bytes float64, covered time.Duration) {
 	if !(bytes >= 0) || math.IsInf(bytes, 0) || covered <= 0 {
 		return
@@ -90,9 +77,8 @@ func (r *Recent) Level(now time.Time) (float64, bool) {
 	return rates[len(rates)/2], true
 }
 
-// WithRecent returns u with each usual rate raised to the pod's recent level of that
-// direction, for the gates; a level that is not available (ok false, NaN) is ignored.
-// The ratio's median and the high levels stay the learned ones.
+// WithRecent raises each usual rate to the pod's recent level for the gates; an
+// unavailable level (0, NaN) is ignored and the ratio and high levels stay learned.
 func (u Usual) WithRecent(in, out float64) Usual {
 	if in > u.In && !math.IsInf(in, 0) {
 		u.In = in
@@ -120,8 +106,7 @@ func (r *Recent) Snapshot() []RecentSlot {
 	return out
 }
 
-// Restore puts saved minutes back; it reports false, taking nothing, for a value that is not a
-// byte count or a time.
+// Restore puts saved minutes back; false, taking nothing, if a value is not a byte count or a time.
 func (r *Recent) Restore(slots []RecentSlot) bool {
 	for _, s := range slots {
 		if !(s.Bytes >= 0) || math.IsInf(s.Bytes, 0) || !(s.Covered > 0) || math.IsInf(s.Covered, 0) {

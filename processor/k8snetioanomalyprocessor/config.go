@@ -35,8 +35,7 @@ func (c *Config) Validate() error {
 // defaultEventQueueSize holds a burst of window closes (one batch each) while HEC is slow.
 const defaultEventQueueSize = 1000
 
-// Unmarshal sets the defaults of the profile the config names before its keys are decoded, so
-// that explicit keys win over the profile's defaults.
+// Unmarshal applies the named profile's defaults before decoding, so that explicit keys win.
 func (c *Config) Unmarshal(conf *confmap.Conf) error {
 	if err := c.ApplyProfile(conf); err != nil {
 		return err

@@ -18,10 +18,8 @@ import (
 var capabilities = consumer.Capabilities{MutatesData: false}
 
 // newMetricsProcessor passes every metric on unchanged and lets the engine read them on the way.
-// It is not built with processorhelper, whose wrapper walks every batch twice more to count its
-// points for its incoming/outgoing items (equal here: nothing is added or removed); the collector
-// counts every processor's consumed and produced items itself (otelcol_processor_consumed_items,
-// otelcol_processor_produced_items), and the engine walks the batch once.
+// Not processorhelper: its item counts walk every batch twice more, and the collector already
+// counts every processor's items (otelcol_processor_consumed_items, _produced_items).
 func newMetricsProcessor(next consumer.Metrics, in *enginehost.Instance) processor.Metrics {
 	return &metricsProcessor{StartFunc: in.Start, ShutdownFunc: in.Shutdown, eng: in.Engine(), next: next}
 }
