@@ -8,7 +8,7 @@ OCB       := $(BIN_DIR)/ocb-$(OCB_VERSION)
 COLLECTOR := $(BUILD_DIR)/otelcol-k8snetio
 PKGS      := ./...
 
-.PHONY: all test vet fmt-check browser-check unit e2e bench fuzz generate collector tools demo clean
+.PHONY: all test vet fmt-check browser-check unit e2e bench bench-collector fuzz generate collector tools demo clean
 
 all: test
 
@@ -56,6 +56,14 @@ bench:
 	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=10000$$' -benchtime 40x
 	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=100000$$' -benchtime 6x
 	$(BENCH_RUN) '^BenchmarkConsumeMetricsAllAnomalous$$' -benchtime 40x
+
+## bench-collector: the built collector as a gateway with and without the component, fed what
+## kubeletstats sends for 10 000 pods (CPU time from /proc, so the sender is not counted); about
+## three minutes per count on 2 cores
+BENCHSCRAPES ?= 60
+bench-collector: collector tools
+	K8SNETIO_COLLECTOR=$(abspath $(COLLECTOR)) K8SNETIO_BIN=$(abspath $(BIN_DIR)) \
+		$(GO) test -run '^$$' -bench '^BenchmarkCollector$$' -benchtime $(BENCHSCRAPES)x -count $(BENCHCOUNT) -timeout 60m ./e2e/
 
 ## fuzz: fuzz the ingest path and the two file parsers, FUZZTIME each (make test runs only their seeds)
 FUZZTIME ?= 1m

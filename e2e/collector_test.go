@@ -70,7 +70,7 @@ type collector struct {
 	starts       int
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -232,7 +232,7 @@ func merge(base, over map[string]any) map[string]any {
 }
 
 // start runs the collector on its configuration and waits until it says it is ready.
-func (c *collector) start(t *testing.T) {
+func (c *collector) start(t testing.TB) {
 	t.Helper()
 	c.starts++
 	c.proc = startProcess(t, fmt.Sprintf("collector (start %d)", c.starts), c.bins.collector, "--config", c.configPath)
@@ -254,7 +254,7 @@ func (c *collector) orDead(why error) error {
 }
 
 // stop shuts the collector down gracefully, so that its exporters flush and its state is saved.
-func (c *collector) stop(t *testing.T) {
+func (c *collector) stop(t testing.TB) {
 	t.Helper()
 	c.proc.stopClean(t)
 }

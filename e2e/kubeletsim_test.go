@@ -21,7 +21,7 @@ type binaries struct {
 }
 
 // requireBinaries skips the test unless `make test` said where the built programs are.
-func requireBinaries(t *testing.T) binaries {
+func requireBinaries(t testing.TB) binaries {
 	t.Helper()
 	collector, bin := os.Getenv("K8SNETIO_COLLECTOR"), os.Getenv("K8SNETIO_BIN")
 	if collector == "" || bin == "" {

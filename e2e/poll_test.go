@@ -14,7 +14,7 @@ var errGiveUp = errors.New("giving up")
 
 // eventually calls cond until it returns nil and fails the test with cond's last error when the
 // timeout passes first. The error says what is still missing, so a timeout explains itself.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	if err := poll(timeout, cond); err != nil {
 		t.Fatalf("%s: %v", what, err)

@@ -54,7 +54,7 @@ type process struct {
 }
 
 // startProcess starts path and stops it when the test ends, dumping its output if the test failed.
-func startProcess(t *testing.T, name, path string, args ...string) *process {
+func startProcess(t testing.TB, name, path string, args ...string) *process {
 	t.Helper()
 	p := &process{name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
@@ -113,7 +113,7 @@ func (p *process) exited() (bool, error) {
 
 // stop ends the process group gracefully (SIGTERM lets the collector flush and save its state),
 // then forcefully; it returns once the process has exited.
-func (p *process) stop(t *testing.T) {
+func (p *process) stop(t testing.TB) {
 	t.Helper()
 	if done, _ := p.exited(); done {
 		return
@@ -129,7 +129,7 @@ func (p *process) stop(t *testing.T) {
 }
 
 // stopClean is stop for a process whose exit status matters, such as a collector that must shut down cleanly.
-func (p *process) stopClean(t *testing.T) {
+func (p *process) stopClean(t testing.TB) {
 	t.Helper()
 	p.stop(t)
 	if p.err != nil {
@@ -137,7 +137,7 @@ func (p *process) stopClean(t *testing.T) {
 	}
 }
 
-func (p *process) dump(t *testing.T) {
+func (p *process) dump(t testing.TB) {
 	t.Helper()
 	t.Logf("--- %s stdout (tail) ---\n%s", p.name, p.stdout.tail(40))
 	t.Logf("--- %s stderr (tail) ---\n%s", p.name, p.stderr.tail(80))

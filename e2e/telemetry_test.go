@@ -12,13 +12,15 @@ import (
 
 // Names of the component's own metrics as the collector's Prometheus endpoint serves them.
 const (
-	telDatapointsUsed   = "otelcol_k8s_netio_anomaly_datapoints_used_total"
-	telSpansScored      = "otelcol_k8s_netio_anomaly_spans_scored_total"
-	telSpansAnomalous   = "otelcol_k8s_netio_anomaly_spans_anomalous_total"
-	telEventsEmitted    = "otelcol_k8s_netio_anomaly_events_emitted_total"
-	telBaselineKeys     = "otelcol_k8s_netio_anomaly_baseline_keys"
-	telReloadFailures   = "otelcol_k8s_netio_anomaly_baseline_reload_failures_total"
-	telLearnWriteErrors = "otelcol_k8s_netio_anomaly_learn_write_failures_total"
+	telDatapointsUsed    = "otelcol_k8s_netio_anomaly_datapoints_used_total"
+	telDatapointsDropped = "otelcol_k8s_netio_anomaly_datapoints_dropped_total"
+	telPodsTracked       = "otelcol_k8s_netio_anomaly_pods_tracked"
+	telSpansScored       = "otelcol_k8s_netio_anomaly_spans_scored_total"
+	telSpansAnomalous    = "otelcol_k8s_netio_anomaly_spans_anomalous_total"
+	telEventsEmitted     = "otelcol_k8s_netio_anomaly_events_emitted_total"
+	telBaselineKeys      = "otelcol_k8s_netio_anomaly_baseline_keys"
+	telReloadFailures    = "otelcol_k8s_netio_anomaly_baseline_reload_failures_total"
+	telLearnWriteErrors  = "otelcol_k8s_netio_anomaly_learn_write_failures_total"
 )
 
 // telemetry is one scrape: every sample's value by metric name, one per label set.
