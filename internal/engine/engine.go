@@ -76,7 +76,12 @@ type Engine struct {
 	batchSeq             uint64    // tells the sources one batch touched from those of earlier ones
 	touched              []*source // the sources the current batch gave usable points
 	observedThrough      int64     // what the observer was last told is complete
-	warned               [numDropReasons]bool
+	// The minimum over the sources of swept and closedThrough as advanceObserver last found it:
+	// a batch that moves only sources above it cannot move it, so the scan over every source
+	// (with one batch per node, quadratic in the nodes per scrape) is skipped.
+	sweptEverywhere, closedEverywhere int64
+	everywhereStale                   bool
+	warned                            [numDropReasons]bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -154,10 +159,17 @@ func (e *Engine) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) {
 	e.ingest(md, now)
 	for _, src := range e.touched {
 		src.lastArrival, src.arrivalNewest = now, src.newest
+		swept, closed := src.swept, src.windows.closedThrough
 		e.sweep(src)
+		// Only a source at the minimum that moves can move it.
+		if swept != src.swept && swept <= e.sweptEverywhere || closed != src.windows.closedThrough && closed <= e.closedEverywhere {
+			e.everywhereStale = true
+		}
 	}
 	e.touched = e.touched[:0]
-	e.advanceObserver()
+	if e.everywhereStale {
+		e.advanceObserver()
+	}
 	e.unlockAndEmit(ctx)
 }
 
@@ -356,6 +368,7 @@ func (e *Engine) sweep(src *source) {
 	e.finishEvents(first, b)
 	if len(src.pods) == 0 && len(src.windows.open) == 0 {
 		delete(e.sources, src.name)
+		e.everywhereStale = true
 	}
 }
 
@@ -376,6 +389,7 @@ func (e *Engine) forgetSource(src *source) {
 		delete(e.pods, p.id)
 	}
 	delete(e.sources, src.name)
+	e.everywhereStale = true
 }
 
 // advanceObserver tells the learner which spans are complete everywhere (those every source has
@@ -393,6 +407,7 @@ func (e *Engine) advanceObserver() {
 	if through == math.MaxInt64 {
 		return
 	}
+	e.sweptEverywhere, e.closedEverywhere, e.everywhereStale = through, closed, false
 	e.peers.forgetBefore(closed)
 	if e.observer != nil && through > e.observedThrough {
 		e.observedThrough = through

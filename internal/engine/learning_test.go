@@ -3,12 +3,15 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -172,5 +175,66 @@ func TestLearnStateLoadFailureStartsAfresh(t *testing.T) {
 	e.Shutdown(context.Background())
 	if n := logs.FilterMessage("Cannot load the saved state; starting afresh").Len(); n != 1 {
 		t.Fatalf("load failure logged %d times, want 1", n)
+	}
+}
+
+// TestObserverAdvancesWithTheSlowestNode: the learner is told a span is complete once every node
+// has scored it. Batches come one node at a time and node-3 lags a round behind; after every
+// batch the learner's mark must be the slowest node's, also when the batch only moved a node
+// ahead of it (the engine then skips the scan over the nodes) and when the lagging node is
+// forgotten (then the others' minimum counts).
+func TestObserverAdvancesWithTheSlowestNode(t *testing.T) {
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Lateness = 0 })
+	pods := []podRes{
+		{uid: "u1", name: "web-7c5ddbdf54-aaaaa", namespace: "default", cluster: "prod", node: "node-1"},
+		{uid: "u2", name: "web-7c5ddbdf54-bbbbb", namespace: "default", cluster: "prod", node: "node-2"},
+		{uid: "u3", name: "web-7c5ddbdf54-ccccc", namespace: "default", cluster: "prod", node: "node-3"},
+	}
+	batch := func(p podRes, sec int64) pmetric.Metrics {
+		v := 1000 * sec
+		return newMD().add(p, cumulativeSum, ip("eth0", "receive", sec, v), ip("eth0", "transmit", sec, v)).md
+	}
+	// The mark only moves on: a node that was not seen yet (its first point only primes) does not
+	// hold back what the others had already completed.
+	var want int64
+	check := func(when string) {
+		t.Helper()
+		slowest := int64(math.MaxInt64)
+		for _, src := range h.e.sources {
+			if src.seen {
+				slowest = min(slowest, src.swept)
+			}
+		}
+		if slowest == math.MaxInt64 { // only first points so far: nothing is complete
+			if len(h.obs.advanced) != 0 {
+				t.Fatalf("%s: learner advanced to %v before any node had time", when, h.obs.advanced)
+			}
+			return
+		}
+		want = max(want, slowest)
+		if n := len(h.obs.advanced); n == 0 || h.obs.advanced[n-1].UnixNano() != want {
+			t.Fatalf("%s: learner advanced to %v, want %v", when, h.obs.advanced, time.Unix(0, want).UTC())
+		}
+	}
+	for round := int64(1); round <= 6; round++ {
+		sec := 10*round + 5
+		for i, p := range pods {
+			if i == 2 {
+				if round == 1 {
+					continue
+				}
+				sec -= 10 // a round late
+			}
+			h.consume(batch(p, sec))
+			check(fmt.Sprintf("round %d, %s", round, p.node))
+		}
+	}
+	// node-3 goes quiet and is forgotten: the others' minimum counts.
+	h.e.forgetSource(h.e.sources["node-3"])
+	h.consume(batch(pods[0], 75))
+	h.consume(batch(pods[1], 75))
+	check("after node-3 is forgotten")
+	if got := h.obs.advanced[len(h.obs.advanced)-1]; got != timeAt(70) {
+		t.Errorf("learner at %v after node-3 left, want %v", got, timeAt(70))
 	}
 }
