@@ -1,0 +1,53 @@
+package engine
+
+import "testing"
+
+// TestSeriesForNames: a series is found by its interface's exact name, whether the name is packed
+// (up to 8 bytes) or not, and names that differ in any byte, in length only, or by a NUL are
+// different series.
+func TestSeriesForNames(t *testing.T) {
+	names := []string{"", "e", "eth0", "eth1", "eth0\x00", "ens12345", "ens12346", "ens123456", "ens123457",
+		"\x00", "\x00\x00", "a-very-long-interface-name"}
+	p := &pod{}
+	made := map[*series]string{}
+	for _, n := range names {
+		for _, in := range []bool{true, false} {
+			s := p.seriesFor(n, in, cumulativePoint, 100)
+			if s == nil || s.iface != n || s.inbound != in {
+				t.Fatalf("seriesFor(%q, %v) = %+v", n, in, s)
+			}
+		}
+	}
+	if len(p.series) != 2*len(names) {
+		t.Fatalf("%d series for %d names and 2 directions", len(p.series), len(names))
+	}
+	// On a pod with few series (found by scan), every pair of names is two series.
+	for _, a := range names {
+		for _, b := range names {
+			r := &pod{}
+			sa := r.seriesFor(a, true, cumulativePoint, 100)
+			sb := r.seriesFor(b, true, cumulativePoint, 100)
+			if (a == b) != (sa == sb) || len(r.series) != map[bool]int{true: 1, false: 2}[a == b] {
+				t.Errorf("names %q and %q: %d series", a, b, len(r.series))
+			}
+		}
+	}
+	// Looked up again (through the index, since there are more than seriesIndexFrom series, and
+	// by scan on a pod with few), each name finds its own series.
+	q := &pod{}
+	for _, n := range names[:3] {
+		q.seriesFor(n, true, cumulativePoint, 100)
+	}
+	for _, pp := range []*pod{p, q} {
+		for i := range pp.series {
+			s := &pp.series[i]
+			if got := pp.seriesFor(s.iface, s.inbound, s.kind, 100); got != s {
+				t.Errorf("seriesFor(%q) found the series of %q", s.iface, got.iface)
+			}
+			if other, ok := made[s]; ok && other != s.iface {
+				t.Errorf("series reused for %q and %q", other, s.iface)
+			}
+			made[s] = s.iface
+		}
+	}
+}
