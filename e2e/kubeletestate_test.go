@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -266,15 +267,7 @@ func (e *kubeletEstate) podBytes(pod int, receive bool) int64 {
 }
 
 // podSuffix is i in base 36 on 5 characters, like the random suffix of a Deployment's pod.
-func podSuffix(i int) string {
-	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-	var b [5]byte
-	for j := len(b) - 1; j >= 0; j-- {
-		b[j] = digits[i%36]
-		i /= 36
-	}
-	return string(b[:])
-}
+func podSuffix(i int) string { return fmt.Sprintf("%05s", strconv.FormatInt(int64(i%60_466_176), 36)) }
 
 // estateBaseline is the baseline CSV for the estate's services: in/out averaging 2.
 func estateBaseline(cluster string) string {
