@@ -279,15 +279,7 @@ func TestBaselineHotReload(t *testing.T) {
 	// 1. A whole window of exfiltration passes in data time without an event.
 	firstFull := windowStart(sim.incidentStart(exfil).Add(testWindow - time.Nanosecond))
 	closed := firstFull.Add(testWindow + testLateness + testSpan)
-	eventually(t, time.Until(closed)+20*time.Second, "data time past the first window wholly inside the incident", func() error {
-		if err := metrics.read(); err != nil {
-			return err
-		}
-		if metrics.newest.Before(closed) {
-			return c.orDead(fmt.Errorf("data time %v, waiting for %v", metrics.newest, closed))
-		}
-		return nil
-	})
+	metrics.waitDataTime(t, c, "data time past the first window wholly inside the incident", closed, 20*time.Second)
 	tm := mustTelemetry(t, c)
 	t.Logf("data time %v: %v spans scored, %v anomalous, %v events under the wide baseline",
 		metrics.newest, tm.sum(telSpansScored), tm.sum(telSpansAnomalous), tm.sum(telEventsEmitted))

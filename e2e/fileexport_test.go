@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -141,6 +142,32 @@ type metricsFile struct {
 func newMetricsFile(path string) *metricsFile {
 	return &metricsFile{lines: jsonLines{path: path}, points: map[string]int{}, interfaces: map[string]map[string]bool{},
 		last: map[string]int64{}, resets: map[string]bool{}}
+}
+
+// waitFirst waits for the first network point that collector c writes to the file.
+func (mf *metricsFile) waitFirst(t testing.TB, c *collector) {
+	t.Helper()
+	eventually(t, 60*time.Second, "the first metrics in "+mf.lines.path, func() error {
+		if err := mf.read(); err != nil || !mf.newest.IsZero() {
+			return err
+		}
+		return c.orDead(fmt.Errorf("no %s point in %s yet", networkMetric, mf.lines.path))
+	})
+}
+
+// waitDataTime waits until the file's data time, written by collector c, reaches until; data time
+// follows the wall clock, so the wait lasts until then plus slack.
+func (mf *metricsFile) waitDataTime(t testing.TB, c *collector, what string, until time.Time, slack time.Duration) {
+	t.Helper()
+	eventually(t, time.Until(until)+slack, what, func() error {
+		if err := mf.read(); err != nil {
+			return err
+		}
+		if mf.newest.Before(until) {
+			return c.orDead(fmt.Errorf("data time %v, waiting for %v", mf.newest, until))
+		}
+		return nil
+	})
 }
 
 // read takes in what was written since the last call.

@@ -123,6 +123,17 @@ func (s *simulator) incidentStart(in kubeletsim.ScenarioIncident) time.Time {
 	return s.start.Add(time.Duration(math.Ceil(in.Start)) * time.Second)
 }
 
+// latestIncidentStart is the start of the scenario's last incident to begin, or from if all began
+// before it.
+func (s *simulator) latestIncidentStart(from time.Time) time.Time {
+	for _, in := range s.scenario.Incidents {
+		if st := s.incidentStart(in); st.After(from) {
+			from = st
+		}
+	}
+	return from
+}
+
 // keys are the scenario's distinct baseline keys (cluster:service), sorted.
 func (s *simulator) keys() []string {
 	seen := map[string]bool{}

@@ -109,33 +109,15 @@ func testRestart(t *testing.T, bins binaries, replayBin string, w wiring, sc res
 	events := newEventsFile(c.eventsPath)
 
 	// The window to straddle: the first whole one after data flows and the incidents have begun.
-	eventually(t, 60*time.Second, "the first metrics", func() error {
-		if err := metrics.read(); err != nil || !metrics.newest.IsZero() {
-			return err
-		}
-		return c.orDead(fmt.Errorf("no %s point in %s yet", networkMetric, c.metricsPath))
-	})
-	from := metrics.newest
-	for _, in := range incidents {
-		if s := sim.incidentStart(in); s.After(from) {
-			from = s
-		}
-	}
+	metrics.waitFirst(t, c)
+	from := sim.latestIncidentStart(metrics.newest)
 	win := alignDown(from, sc.window).Add(sc.window)
 	next := win.Add(sc.window)
 	t.Logf("first data at %v; straddling the window [%v, %v)", metrics.newest, win, next)
 
 	waitDataTime := func(what string, until time.Time) {
 		t.Helper()
-		eventually(t, time.Until(until)+60*time.Second, what, func() error {
-			if err := metrics.read(); err != nil {
-				return err
-			}
-			if metrics.newest.Before(until) {
-				return c.orDead(fmt.Errorf("data time %v, waiting for %v", metrics.newest, until))
-			}
-			return nil
-		})
+		metrics.waitDataTime(t, c, what, until, 60*time.Second)
 	}
 	waitDataTime("data time in the middle of the window", win.Add(sc.stopAt))
 	first := c.proc

@@ -79,33 +79,15 @@ func testScaleOut(t *testing.T, run scaleOutRun) {
 
 	// Run until two whole windows after the incidents began have closed in data time.
 	metrics := newMetricsFile(agent.metricsPath)
-	eventually(t, 60*time.Second, "the first metrics at the agent", func() error {
-		if err := metrics.read(); err != nil || !metrics.newest.IsZero() {
-			return err
-		}
-		return agent.orDead(fmt.Errorf("no %s point in %s yet", networkMetric, agent.metricsPath))
-	})
-	from := metrics.newest
-	for _, in := range incidents {
-		if s := sim.incidentStart(in); s.After(from) {
-			from = s
-		}
-	}
+	metrics.waitFirst(t, agent)
+	from := sim.latestIncidentStart(metrics.newest)
 	until := alignDown(from, testWindow).Add(3*testWindow + run.lateness + testSpan)
 	if run.restartGateway > 0 {
 		// Half a window into the incidents: the window in progress holds anomalous spans from
 		// before the stop and gets more after it.
-		restartGateway(t, gateways[run.restartGateway-1], metrics, from.Add(testWindow/2))
+		restartGateway(t, gateways[run.restartGateway-1], agent, metrics, from.Add(testWindow/2))
 	}
-	eventually(t, time.Until(until)+90*time.Second, "data time past two whole windows of the incidents", func() error {
-		if err := metrics.read(); err != nil {
-			return err
-		}
-		if metrics.newest.Before(until) {
-			return agent.orDead(fmt.Errorf("data time %v, waiting for %v", metrics.newest, until))
-		}
-		return nil
-	})
+	metrics.waitDataTime(t, agent, "data time past two whole windows of the incidents", until, 90*time.Second)
 	// A graceful stop sends what the agent holds on to the gateways, so the metrics file holds
 	// every point the gateways got.
 	agent.stop(t)
@@ -403,17 +385,9 @@ func writeGatewayConfig(t *testing.T, bins binaries, dir string, sim *simulator,
 
 // restartGateway stops gateway g once the agent's data time reaches at, and starts it again on
 // its saved state: it must say so in its log.
-func restartGateway(t *testing.T, g *scaleOutGateway, metrics *metricsFile, at time.Time) {
+func restartGateway(t *testing.T, g *scaleOutGateway, agent *collector, metrics *metricsFile, at time.Time) {
 	t.Helper()
-	eventually(t, time.Until(at)+60*time.Second, "data time at the gateway's restart", func() error {
-		if err := metrics.read(); err != nil {
-			return err
-		}
-		if metrics.newest.Before(at) {
-			return g.orDead(fmt.Errorf("data time %v, waiting for %v", metrics.newest, at))
-		}
-		return nil
-	})
+	metrics.waitDataTime(t, agent, "data time at the gateway's restart", at, 60*time.Second)
 	g.stop(t)
 	t.Logf("gateway %s stopped at data time %v", g.otlpEndpoint, metrics.newest)
 	time.Sleep(time.Second) // the agent's batches for it fail and wait for their retry meanwhile
