@@ -63,7 +63,7 @@ func newPod(id podID, g groupKey, src *source) *pod {
 
 // row returns the pod's key's row in b, or -1; it looks the key up once per baseline.
 func (p *pod) row(b *baseline.Baseline) int {
-	if p.base != b || p.base == nil {
+	if p.base != b { // a nil b has no rows: whatever baseRow says, its lookups find nothing
 		p.base, p.baseRow = b, int32(b.Row(p.key()))
 	}
 	return int(p.baseRow)
@@ -133,12 +133,12 @@ const seriesIndexFrom = 8
 // the pod has fewer than maxSeries; nil means the limit is reached.
 func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries int) *series {
 	k := seriesKey{iface, inbound, kind}
+	packed, n := packName(iface)
 	if p.index != nil {
 		if i, ok := p.index[k]; ok {
 			return &p.series[i]
 		}
 	} else {
-		packed, n := packName(iface)
 		for i := range p.series {
 			s := &p.series[i]
 			if s.inbound != inbound || s.kind != kind {
@@ -159,7 +159,6 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 	if p.series == nil {
 		p.series = p.inline[:0] // a pod is only ever used by pointer, so this never dangles
 	}
-	packed, n := packName(iface)
 	p.series = append(p.series, series{iface: iface, packed: packed, packedLen: n, inbound: inbound, kind: kind})
 	switch n := len(p.series); {
 	case n == seriesIndexFrom:
