@@ -9,9 +9,11 @@ import (
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/k8snetio/k8snetioanomaly/internal/barewalk"
 	"github.com/k8snetio/k8snetioanomaly/processor/k8snetioanomalyprocessor"
 )
 
@@ -22,6 +24,19 @@ import (
 // it); it is the component's own share of what BenchmarkCollector adds, without the collector's
 // extra GC work for the component's state. Needs no built collector.
 func BenchmarkProcessorOnKubeletstats(b *testing.B) {
+	b.Run("consumer=processor", benchProcessorOnKubeletstats)
+	// The floor on the same requests: the least any consumer of the network points does (package
+	// barewalk). What the processor costs above it is the detection's own work.
+	b.Run("consumer=bare-walk", func(b *testing.B) {
+		w := barewalk.New("k8s.pod.network.io")
+		benchOnKubeletstats(b, func(md pmetric.Metrics) error { w.Walk(md); return nil })
+		if len(w.Pods) != benchPods {
+			b.Fatalf("the walk saw %d pods, want %d", len(w.Pods), benchPods)
+		}
+	})
+}
+
+func benchProcessorOnKubeletstats(b *testing.B) {
 	baseline := filepath.Join(b.TempDir(), "baseline.csv")
 	if err := os.WriteFile(baseline, []byte(estateBaseline(benchCluster)), 0o644); err != nil {
 		b.Fatal(err)
@@ -38,7 +53,12 @@ func BenchmarkProcessorOnKubeletstats(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { _ = p.Shutdown(ctx) }()
+	benchOnKubeletstats(b, func(md pmetric.Metrics) error { return p.ConsumeMetrics(ctx, md) })
+}
 
+// benchOnKubeletstats feeds consume the estate's requests, each decoded just before, and reports
+// the time consume took per pod-scrape.
+func benchOnKubeletstats(b *testing.B, consume func(pmetric.Metrics) error) {
 	start := time.Now().Add(-2 * time.Hour).Truncate(time.Hour).Add(5 * time.Minute)
 	est := newKubeletEstate(benchCluster, benchNodes, benchPodsPerNode, 100, start)
 	var consuming time.Duration
@@ -53,7 +73,7 @@ func BenchmarkProcessorOnKubeletstats(b *testing.B) {
 				b.Fatal(err)
 			}
 			t0 := time.Now()
-			err = p.ConsumeMetrics(ctx, req.Metrics())
+			err = consume(req.Metrics())
 			consuming += time.Since(t0)
 			if err != nil {
 				b.Fatal(err)

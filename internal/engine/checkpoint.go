@@ -328,7 +328,7 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 		}
 	}
 	e.sources[st.Source] = src
-	e.everywhereStale = true
+	e.slowest.stale = true
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -76,12 +75,9 @@ type Engine struct {
 	batchSeq             uint64    // tells the sources one batch touched from those of earlier ones
 	touched              []*source // the sources the current batch gave usable points
 	observedThrough      int64     // what the observer was last told is complete
-	// The minimum over the sources of swept and closedThrough as advanceObserver last found it:
-	// a batch that moves only sources above it cannot move it, so the scan over every source
-	// (with one batch per node, quadratic in the nodes per scrape) is skipped.
-	sweptEverywhere, closedEverywhere int64
-	everywhereStale                   bool
-	warned                            [numDropReasons]bool
+	slowest              slowest
+	peersForgotten       int64 // peer counts of windows before it are forgotten
+	warned               [numDropReasons]bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -161,13 +157,10 @@ func (e *Engine) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) {
 		src.lastArrival, src.arrivalNewest = now, src.newest
 		swept, closed := src.swept, src.windows.closedThrough
 		e.sweep(src)
-		// Only a source at the minimum that moves can move it.
-		if swept != src.swept && swept <= e.sweptEverywhere || closed != src.windows.closedThrough && closed <= e.closedEverywhere {
-			e.everywhereStale = true
-		}
+		e.slowest.moved(swept, src.swept, closed, src.windows.closedThrough)
 	}
 	e.touched = e.touched[:0]
-	if e.everywhereStale {
+	if e.slowest.stale {
 		e.advanceObserver()
 	}
 	e.unlockAndEmit(ctx)
@@ -200,6 +193,7 @@ func (e *Engine) Tick(ctx context.Context) {
 		if wm := src.arrivalNewest - e.lateness + int64(quiet-e.cfg.IdleFlush); wm > src.watermark {
 			src.watermark = wm
 			e.sweep(src)
+			e.slowest.stale = true
 		}
 	}
 	e.advanceObserver()
@@ -220,6 +214,7 @@ func (e *Engine) Flush(ctx context.Context) {
 		}
 		e.sweep(src)
 	}
+	e.slowest.stale = true // sweeps outside ConsumeMetrics are not counted in slowest
 	e.advanceObserver()
 	e.unlockAndEmit(ctx)
 }
@@ -368,7 +363,7 @@ func (e *Engine) sweep(src *source) {
 	e.finishEvents(first, b)
 	if len(src.pods) == 0 && len(src.windows.open) == 0 {
 		delete(e.sources, src.name)
-		e.everywhereStale = true
+		e.slowest.stale = true
 	}
 }
 
@@ -389,7 +384,7 @@ func (e *Engine) forgetSource(src *source) {
 		delete(e.pods, p.id)
 	}
 	delete(e.sources, src.name)
-	e.everywhereStale = true
+	e.slowest.stale = true
 }
 
 // advanceObserver tells the learner which spans are complete everywhere (those every source has
@@ -398,17 +393,14 @@ func (e *Engine) advanceObserver() {
 	if len(e.sources) == 0 {
 		return
 	}
-	through, closed := int64(math.MaxInt64), int64(math.MaxInt64)
-	for _, src := range e.sources {
-		if src.seen { // a node with no time of its own holds no span back
-			through, closed = min(through, src.swept), min(closed, src.windows.closedThrough)
-		}
-	}
-	if through == math.MaxInt64 {
+	if !e.slowest.find(e.sources) {
 		return
 	}
-	e.sweptEverywhere, e.closedEverywhere, e.everywhereStale = through, closed, false
-	e.peers.forgetBefore(closed)
+	through, closed := e.slowest.swept.at, e.slowest.closed.at
+	if closed > e.peersForgotten { // a map walk: only when the slowest source closed a window
+		e.peersForgotten = closed
+		e.peers.forgetBefore(closed)
+	}
 	if e.observer != nil && through > e.observedThrough {
 		e.observedThrough = through
 		e.observer.Advance(time.Unix(0, through).UTC())

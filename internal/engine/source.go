@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // source is one node's data time. Each node has its own clock and its own delivery path, so
 // each has its own watermark: a node whose clock is fast, a point from the far future, or a
@@ -64,5 +67,69 @@ func (s *source) see(ts int64, lateness int64) {
 	}
 	if wm := s.newest - lateness; wm > s.watermark {
 		s.watermark = wm
+	}
+}
+
+// slowest is the minimum over the sources that have a data time of swept (every span before it
+// is scored everywhere) and of closedThrough (every window before it is closed everywhere), as
+// find last found them, with the number of sources at each minimum. A batch rescans the sources
+// only when a minimum can have moved: with one batch per node, a scan per batch would make every
+// scrape quadratic in the nodes.
+type slowest struct {
+	swept, closed minimum
+	stale         bool // a minimum may have moved: find must rescan
+}
+
+// minimum is the least of one value over the sources, and how many sources are at it.
+type minimum struct {
+	at int64
+	n  int
+}
+
+// left records that one source's value went from old to now.
+func (m *minimum) left(old, now int64) bool {
+	switch {
+	case old == now || old > m.at:
+		return false
+	case old < m.at: // a source that was not counted (no data time yet) moved
+		return true
+	}
+	m.n--
+	return m.n <= 0 // the last source at the minimum moved on
+}
+
+// moved records a source's sweep: swept and closed before it, and after.
+func (s *slowest) moved(swept, sweptNow, closed, closedNow int64) {
+	if s.swept.left(swept, sweptNow) || s.closed.left(closed, closedNow) {
+		s.stale = true
+	}
+}
+
+// find rescans the sources when a minimum may have moved, and says whether any source has a data
+// time (a node with none holds no span back).
+func (s *slowest) find(sources map[string]*source) bool {
+	if !s.stale && s.swept.n > 0 {
+		return true
+	}
+	swept, closed := minimum{at: math.MaxInt64}, minimum{at: math.MaxInt64}
+	for _, src := range sources {
+		if src.seen {
+			swept.add(src.swept)
+			closed.add(src.windows.closedThrough)
+		}
+	}
+	if swept.n == 0 {
+		return false
+	}
+	s.swept, s.closed, s.stale = swept, closed, false
+	return true
+}
+
+func (m *minimum) add(v int64) {
+	switch {
+	case v < m.at:
+		m.at, m.n = v, 1
+	case v == m.at:
+		m.n++
 	}
 }
