@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/k8snetio/k8snetioanomaly/internal/barewalk"
 	"github.com/k8snetio/k8snetioanomaly/processor/k8snetioanomalyprocessor"
 )
 
@@ -25,13 +24,13 @@ import (
 // extra GC work for the component's state. Needs no built collector.
 func BenchmarkProcessorOnKubeletstats(b *testing.B) {
 	b.Run("consumer=processor", benchProcessorOnKubeletstats)
-	// The floor on the same requests: the least any consumer of the network points does (package
-	// barewalk). What the processor costs above it is the detection's own work.
+	// The floor on the same requests (bareWalker): what the processor costs above it is the
+	// detection's own work.
 	b.Run("consumer=bare-walk", func(b *testing.B) {
-		w := barewalk.New("k8s.pod.network.io")
-		benchOnKubeletstats(b, func(md pmetric.Metrics) error { w.Walk(md); return nil })
-		if len(w.Pods) != benchPods {
-			b.Fatalf("the walk saw %d pods, want %d", len(w.Pods), benchPods)
+		w := &bareWalker{pods: map[string]*walkPod{}}
+		benchOnKubeletstats(b, func(md pmetric.Metrics) error { w.walk(md); return nil })
+		if len(w.pods) != benchPods {
+			b.Fatalf("the walk saw %d pods, want %d", len(w.pods), benchPods)
 		}
 	})
 }

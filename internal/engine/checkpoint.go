@@ -279,6 +279,8 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 		return fmt.Errorf("names source %q", st.Source)
 	case !validTime(st.Newest) || !validTime(st.Watermark+int64(e.cfg.Lateness)) || !validTime(st.Swept) || !validTime(st.Closed):
 		return errors.New("times out of range")
+	case st.Swept%e.span != 0 || st.Closed%st.Window != 0:
+		return errors.New("times not on span or window boundaries") // ingest compares times with them as boundaries
 	case len(st.Pods) > e.cfg.Limits.MaxPods || len(st.Windows) > maxSavedWindows:
 		return fmt.Errorf("%d pods and %d windows: more than the limits allow", len(st.Pods), len(st.Windows))
 	}
@@ -346,6 +348,9 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 	}
 	if !validTime(ps.ScoredThrough) || !validTime(ps.LastSeen) || !validTime(ps.PeerWindow) {
 		return nil, errors.New("times out of range")
+	}
+	if ps.ScoredThrough%e.span != 0 || ps.PeerWindow%int64(e.cfg.Window) != 0 {
+		return nil, errors.New("times not on span or window boundaries")
 	}
 	if len(ps.Series) > 2*e.cfg.Limits.MaxInterfaces {
 		return nil, fmt.Errorf("%d series, more than limits.max_interfaces allows", len(ps.Series))

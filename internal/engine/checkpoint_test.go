@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +95,9 @@ func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
 		"detect/node-2": good,
 		"detect/node-3": []byte(strings.Replace(string(good), `"span_ns":10000000000`, `"span_ns":30000000000`, 1)),
 		"detect/node-4": []byte(strings.Replace(string(good), `"name":"web-7c5ddbdf54-q9z7m"`, `"name":"x\r\ny"`, 1)),
+		// Times off the span grid: ingest compares point times with them as span boundaries.
+		"detect/node-5": offGrid(t, good, "node-5", "swept"),
+		"detect/node-6": offGrid(t, good, "node-6", "scored_through"),
 	}
 	core, logs := observer.New(zap.InfoLevel)
 	h2 := newHarness(t, ratioCSV, streamConfig)
@@ -104,7 +109,7 @@ func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
 	for _, l := range logs.FilterMessage("Skipping a saved state entry that cannot be restored").All() {
 		skipped[l.ContextMap()["entry"].(string)] = l.ContextMap()["error"].(string)
 	}
-	for _, name := range []string{"detect/node-1", "detect/node-3", "detect/node-4"} {
+	for _, name := range []string{"detect/node-1", "detect/node-3", "detect/node-4", "detect/node-5", "detect/node-6"} {
 		if skipped[name] == "" {
 			t.Errorf("%s not reported as skipped; skipped: %v", name, skipped)
 		}
@@ -112,12 +117,35 @@ func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
 	if !strings.Contains(skipped["detect/node-3"], "span 30s") {
 		t.Errorf("node-3's message %q does not say why", skipped["detect/node-3"])
 	}
-	if n := h2.counter("state_entries_skipped", ""); n != 3 {
-		t.Errorf("state_entries_skipped = %d, want 3", n)
+	if !strings.Contains(skipped["detect/node-5"], "boundaries") || !strings.Contains(skipped["detect/node-6"], "boundaries") {
+		t.Errorf("off-grid messages %q, %q do not say why", skipped["detect/node-5"], skipped["detect/node-6"])
+	}
+	if n := h2.counter("state_entries_skipped", ""); n != 5 {
+		t.Errorf("state_entries_skipped = %d, want 5", n)
 	}
 	if _, ok := h2.e.sources["node-2"]; !ok || len(h2.e.pods) != 1 {
 		t.Errorf("node-2 not restored: %d pods", len(h2.e.pods))
 	}
+}
+
+// offGrid is a saved entry for source with its first number named field one nanosecond on.
+func offGrid(t *testing.T, entry []byte, source, field string) []byte {
+	t.Helper()
+	entry = []byte(strings.Replace(string(entry), `"source":"node-2"`, `"source":"`+source+`"`, 1))
+	re := regexp.MustCompile(`"` + field + `":(\d+)`)
+	m := re.FindSubmatch(entry)
+	if m == nil {
+		t.Fatalf("no %s in the saved entry", field)
+	}
+	v, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	done := false
+	return re.ReplaceAllFunc(entry, func(b []byte) []byte {
+		if done {
+			return b
+		}
+		done = true
+		return []byte(`"` + field + `":` + strconv.FormatInt(v+1, 10))
+	})
 }
 
 // TestCheckpointPeriodically: the state is saved every checkpoint_interval, not only at shutdown.

@@ -411,12 +411,12 @@ func (e *Engine) advanceObserver() {
 func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 	for {
 		first, ok := p.firstBuffered()
-		if !ok {
+		if !ok || first >= through { // through is a span boundary: first's span ends after it
 			return
 		}
-		start := floorTo(first, e.span)
-		if start+e.span > through {
-			return
+		start := p.scoredThrough // most often the next span: no division
+		if first < start || first >= start+e.span {
+			start = floorTo(first, e.span)
 		}
 		var sums podSpan
 		taken := 0
@@ -493,10 +493,10 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 // countPeer counts the pod once among its service's pods scored in the span's window. The pod
 // keeps its window's count, so a span costs a map lookup only when the pod enters a new window.
 func (e *Engine) countPeer(p *pod, start int64) *peerCount {
-	wstart := p.src.windows.startOf(start)
-	if p.peerCounted && p.peerWindow == wstart && p.peers != nil {
-		return p.peers
+	if p.peerCounted && p.peers != nil && start >= p.peerWindow && start < p.peerWindow+p.src.windows.length {
+		return p.peers // still in the window it was counted in
 	}
+	wstart := p.src.windows.startOf(start)
 	p.peers = e.peers.of(wstart, p.key())
 	if p.peerWindow != wstart || !p.peerCounted {
 		p.peerWindow, p.peerCounted = wstart, true

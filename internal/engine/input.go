@@ -128,8 +128,9 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	if src.future(ts, p.id, now, e.skew, e.lateness, e.set.DataTimeOnly) {
 		return DropFuture
 	}
-	start := floorTo(ts, e.span)
-	if start < p.scoredThrough || start+e.span <= src.windows.closedThrough {
+	// scoredThrough, closedThrough and swept lie on span boundaries: comparing the time with them
+	// is comparing its span's start, without a division per point.
+	if ts < p.scoredThrough || ts < src.windows.closedThrough {
 		return DropLate // its span is scored, or its window closed
 	}
 	var iface string
@@ -158,7 +159,7 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	if ts > p.lastSeen {
 		p.lastSeen = ts // also for a priming point, so a new pod is not expired before its first span
 	}
-	if start+e.span <= src.swept {
+	if ts < src.swept {
 		src.catchUp = true // a backlog after an idle flush: its span is scored at this batch's sweep
 	}
 	if !priming {
