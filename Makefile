@@ -47,8 +47,9 @@ browser-check:
 		echo "note: chromium-headless-shell not installed: TestReportInBrowser (internal/evalreport) will skip; 'apt-get install chromium-headless-shell' to run it"
 
 ## bench: the engine on fresh batches of 1k, 10k and 100k pods next to the bare-walk floor
-## (ns, allocations per data point, heap per pod); a fixed number of scrapes per size keeps it
-## to about two minutes
+## (ns, allocations per data point, heap per pod), the two in turns on the same batches (their
+## ratio), and the processor with the floor on what kubeletstats sends; a fixed number of
+## scrapes per size keeps it to a few minutes
 BENCH_RUN = $(GO) test -run '^$$' -benchmem -count $(BENCHCOUNT) ./internal/engine/ -bench
 BENCHCOUNT ?= 1
 bench:
@@ -56,6 +57,9 @@ bench:
 	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=10000$$' -benchtime 40x
 	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=100000$$' -benchtime 6x
 	$(BENCH_RUN) '^BenchmarkConsumeMetricsAllAnomalous$$' -benchtime 40x
+	$(BENCH_RUN) '^BenchmarkEngineOverFloor$$/^pods=(1000|10000)$$' -benchtime 60x
+	$(BENCH_RUN) '^BenchmarkEngineOverFloor$$/^pods=100000$$' -benchtime 6x
+	$(GO) test -run '^$$' -count $(BENCHCOUNT) ./e2e/ -bench '^BenchmarkProcessorOnKubeletstats$$' -benchtime 40x
 
 ## bench-collector: the built collector as a gateway with and without the component, fed what
 ## kubeletstats sends for 10 000 pods (CPU time from /proc, so the sender is not counted); about

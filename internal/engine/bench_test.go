@@ -152,11 +152,77 @@ func BenchmarkBareWalk(b *testing.B) {
 	}
 }
 
+// BenchmarkEngineOverFloor is the ratio the engine's target is set in: the engine and the floor
+// walk take the same fresh scrapes (each its own copy, prepared before the timed stretch) in
+// turns, the order swapped every scrape, so that the VM's changes of speed, which run to half its
+// speed over an hour, fall on both alike. Reported: each one's ns/point and engine/floor.
+func BenchmarkEngineOverFloor(b *testing.B) {
+	for _, pods := range benchSizes {
+		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) {
+			e, err := New(benchConfig(b), Settings{Emit: func(context.Context, []Event) {}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			w := &bareWalker{pods: make(map[string]*walkPod)}
+			est := newBenchEstate(pods, 100)
+			for i := 0; i < 6; i++ {
+				md := est.round()
+				w.walk(md)
+				e.ConsumeMetrics(ctx, md)
+			}
+			chunk := max(1, benchPoolPoints/(4*pods))
+			var engine, floor time.Duration
+			b.ResetTimer()
+			for done := 0; done < b.N; {
+				b.StopTimer()
+				n := min(chunk, b.N-done)
+				pairs := make([][2]pmetric.Metrics, n)
+				for j := range pairs {
+					pairs[j][0] = est.round()
+					pairs[j][1] = pmetric.NewMetrics()
+					pairs[j][0].CopyTo(pairs[j][1])
+				}
+				runtime.GC()
+				b.StartTimer()
+				for j, pair := range pairs {
+					first := (done + j) % 2 // who goes first, and takes the copy made first
+					for k := range 2 {
+						t0 := time.Now()
+						if k == first {
+							e.ConsumeMetrics(ctx, pair[k])
+							engine += time.Since(t0)
+						} else {
+							w.walk(pair[k])
+							floor += time.Since(t0)
+						}
+					}
+				}
+				done += n
+			}
+			b.StopTimer()
+			if len(e.pods) != pods || len(w.pods) != pods {
+				b.Fatalf("%d pods tracked, %d walked, want %d", len(e.pods), len(w.pods), pods)
+			}
+			points := float64(b.N) * float64(2*pods)
+			b.ReportMetric(float64(engine.Nanoseconds())/points, "engine-ns/point")
+			b.ReportMetric(float64(floor.Nanoseconds())/points, "floor-ns/point")
+			b.ReportMetric(float64(engine)/float64(floor), "engine/floor")
+		})
+	}
+}
+
+// benchConfig is the default configuration with the benchmark estate's baseline.
+func benchConfig(b *testing.B) Config {
+	cfg := DefaultConfig()
+	cfg.Baseline.Path = benchBaseline(b)
+	return cfg
+}
+
 // benchConsume benchmarks the engine with the default configuration, or another window when
 // window is not 0.
 func benchConsume(b *testing.B, pods, anomalousEvery int, window time.Duration) {
-	cfg := DefaultConfig()
-	cfg.Baseline.Path = benchBaseline(b)
+	cfg := benchConfig(b)
 	if window != 0 {
 		cfg.Window = window
 	}
