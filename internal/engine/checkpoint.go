@@ -144,9 +144,9 @@ func (e *Engine) snapshot() []sourceState {
 			ps := podState{UID: p.uid(), Cluster: p.cluster(), Namespace: p.namespace(), Name: p.name(),
 				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.series)),
 				PeerWindow: p.peerWindow, PeerCounted: p.peerCounted}
-			if p.rec != nil {
-				ps.Trail = p.rec.trail.Snapshot()
-				ps.RecentIn, ps.RecentOut = p.rec.recentIn.Snapshot(), p.rec.recentOut.Snapshot()
+			if rec := p.profileState(); rec != nil {
+				ps.Trail = rec.trail.Snapshot()
+				ps.RecentIn, ps.RecentOut = rec.recentIn.Snapshot(), rec.recentOut.Snapshot()
 			}
 			for i := range p.series {
 				s := &p.series[i]

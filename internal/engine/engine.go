@@ -76,7 +76,9 @@ type Engine struct {
 	touched              []*source // the sources the current batch gave usable points
 	observedThrough      int64     // what the observer was last told is complete
 	slowest              slowest
-	peersForgotten       int64 // peer counts of windows before it are forgotten
+	peersForgotten       int64              // peer counts of windows before it are forgotten
+	genOf                *baseline.Baseline // the baseline of generation gen (see baselineGen)
+	gen                  uint32
 	warned               [numDropReasons]bool
 
 	stop chan struct{}
@@ -449,13 +451,14 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 		return // the search's ratio is null without both directions
 	}
 	var v verdict
+	row := p.row(b, e.baselineGen(b))
 	if e.recommended != nil {
 		var ok bool
-		if v, ok = e.recommended.score(b, p, start+e.span, sp); !ok {
+		if v, ok = e.recommended.score(b, row, p, start+e.span, sp); !ok {
 			return
 		}
 	} else {
-		stats, ok := b.RowStats(p.row(b))
+		stats, ok := b.RowStats(row)
 		if !ok {
 			e.batch.scored++
 			e.countPeer(p, start)
@@ -488,6 +491,17 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 		e.pending = append(e.pending, w.event(wstart, g, c, start))
 		e.finishEvents(first, b)
 	}
+}
+
+// baselineGen numbers the baselines the engine has scored with: a pod remembers its key's row
+// with the number of the baseline it was looked up in (4 bytes, not an 8-byte pointer). It would
+// wrap after 4 billion baseline changes.
+func (e *Engine) baselineGen(b *baseline.Baseline) uint32 {
+	if b != e.genOf {
+		e.genOf = b
+		e.gen++
+	}
+	return e.gen
 }
 
 // countPeer counts the pod once among its service's pods scored in the span's window. The pod

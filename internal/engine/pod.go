@@ -28,24 +28,30 @@ type pod struct {
 	ref      string                // "<namespace>/<name>", unique within the key for the learner
 	svcKey   unique.Handle[string] // "<cluster>:<service>", the baseline's key, one copy per service
 	src      *source
-	base     *baseline.Baseline
-	baseRow  int32 // the key's row in base
-	nsLen    int32 // the namespace's length in ref
-	pending  int32 // points waiting in the series' reorder buffers
-	excluded bool  // kept for learning only: never scored
+	baseGen  uint32 // the engine's baseline generation baseRow was looked up in
+	baseRow  int32  // the key's row in that baseline
+	pending  int32  // points waiting in the series' reorder buffers
+	nsLen    uint16 // the namespace's length in ref (at most 63)
+	excluded bool   // kept for learning only: never scored
 
 	peerCounted bool
 	peerWindow  int64      // the window this pod was last counted in among its service's pods
 	peers       *peerCount // that window's count, once looked up
 
-	series []series          // in inline while a pod has two (receive and transmit of one interface)
-	index  map[seriesKey]int // series by interface, direction and kind, once a pod has many
-	inline [2]series         // in the pod's own allocation: one less pointer to chase per point
+	series []series  // in inline while a pod has two (receive and transmit of one interface)
+	inline [2]series // in the pod's own allocation: one less pointer to chase per point
 
 	scoredThrough int64 // spans ending at or before it are scored: their points are late
 	lastSeen      int64 // Unix ns of the newest point
 
-	rec *podProfile // nil until the recommended profile scores the pod
+	extra *podExtra // nil until the recommended profile scores the pod or it has many series
+}
+
+// podExtra is what only some pods need, out of the pod itself (an estate has one pod per pod):
+// the recommended profile's state, and the series index of a pod with many series.
+type podExtra struct {
+	rec   *podProfile
+	index map[seriesKey]int
 }
 
 // podProfile is the recommended profile's per-pod state: the anomalous spans of the last
@@ -57,24 +63,36 @@ type podProfile struct {
 
 // newPod is a pod of group g on source src.
 func newPod(id podID, g groupKey, src *source) *pod {
-	return &pod{id: id, ref: g.namespace + "/" + g.pod, nsLen: int32(len(g.namespace)),
+	return &pod{id: id, ref: g.namespace + "/" + g.pod, nsLen: uint16(len(g.namespace)),
 		svcKey: unique.Make(g.cluster + ":" + g.service), src: src}
 }
 
-// row returns the pod's key's row in b, or -1; it looks the key up once per baseline.
-func (p *pod) row(b *baseline.Baseline) int {
-	if p.base != b { // a nil b has no rows: whatever baseRow says, its lookups find nothing
-		p.base, p.baseRow = b, int32(b.Row(p.key()))
+// row returns the pod's key's row in b, the engine's baseline generation gen, or -1; it looks
+// the key up once per baseline.
+func (p *pod) row(b *baseline.Baseline, gen uint32) int {
+	if p.baseGen != gen { // a nil b has no rows: whatever baseRow says, its lookups find nothing
+		p.baseGen, p.baseRow = gen, int32(b.Row(p.key()))
 	}
 	return int(p.baseRow)
 }
 
 // profile returns the pod's recommended-profile state, allocating it on first use.
 func (p *pod) profile() *podProfile {
-	if p.rec == nil {
-		p.rec = &podProfile{recentIn: profile.NewRecent(profile.RecentMinutes), recentOut: profile.NewRecent(profile.RecentMinutes)}
+	if p.extra == nil {
+		p.extra = &podExtra{}
 	}
-	return p.rec
+	if p.extra.rec == nil {
+		p.extra.rec = &podProfile{recentIn: profile.NewRecent(profile.RecentMinutes), recentOut: profile.NewRecent(profile.RecentMinutes)}
+	}
+	return p.extra.rec
+}
+
+// profileState is the pod's recommended-profile state, or nil when it has none.
+func (p *pod) profileState() *podProfile {
+	if p.extra == nil {
+		return nil
+	}
+	return p.extra.rec
 }
 
 func (p *pod) namespace() string { return p.ref[:p.nsLen] }
@@ -134,8 +152,8 @@ const seriesIndexFrom = 8
 func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries int) *series {
 	k := seriesKey{iface, inbound, kind}
 	packed, n := packName(iface)
-	if p.index != nil {
-		if i, ok := p.index[k]; ok {
+	if p.extra != nil && p.extra.index != nil {
+		if i, ok := p.extra.index[k]; ok {
 			return &p.series[i]
 		}
 	} else {
@@ -162,13 +180,16 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 	p.series = append(p.series, series{iface: iface, packed: packed, packedLen: n, inbound: inbound, kind: kind})
 	switch n := len(p.series); {
 	case n == seriesIndexFrom:
-		p.index = make(map[seriesKey]int, 2*n)
+		if p.extra == nil {
+			p.extra = &podExtra{}
+		}
+		p.extra.index = make(map[seriesKey]int, 2*n)
 		for i := range p.series {
 			s := &p.series[i]
-			p.index[seriesKey{s.iface, s.inbound, s.kind}] = i
+			p.extra.index[seriesKey{s.iface, s.inbound, s.kind}] = i
 		}
 	case n > seriesIndexFrom:
-		p.index[k] = n - 1
+		p.extra.index[k] = n - 1
 	}
 	return &p.series[len(p.series)-1]
 }

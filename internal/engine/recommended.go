@@ -25,8 +25,8 @@ func newRecommended(c RecommendedConfig) recommended {
 
 // score scores one pod-span as rates against the key's usual figures. ok is false when the
 // baseline has no profile columns for the key or the span covers no time: nothing to score.
-func (r *recommended) score(b *baseline.Baseline, p *pod, end int64, sp podSpan) (v verdict, ok bool) {
-	u, ok := b.RowUsual(p.row(b))
+func (r *recommended) score(b *baseline.Baseline, row int, p *pod, end int64, sp podSpan) (v verdict, ok bool) {
+	u, ok := b.RowUsual(row)
 	if !ok || sp.covered <= 0 {
 		return verdict{}, false
 	}
