@@ -71,10 +71,13 @@ bench-collector: collector tools
 
 ## fuzz: fuzz the ingest path and the two file parsers, FUZZTIME each (make test runs only their seeds)
 FUZZTIME ?= 1m
+# Go minimizes each new input for up to a minute by default: the ingest fuzzer, whose inputs are
+# whole OTLP requests, then spent its whole time minimizing and ran a dozen new inputs a minute.
+FUZZ_RUN = $(GO) test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzConsumeMetrics$$' -fuzztime $(FUZZTIME) ./internal/engine/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/baseline/
-	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) ./internal/learn/
+	$(FUZZ_RUN) -fuzz '^FuzzConsumeMetrics$$' ./internal/engine/
+	$(FUZZ_RUN) -fuzz '^FuzzParse$$' ./internal/baseline/
+	$(FUZZ_RUN) -fuzz '^FuzzReadCSV$$' ./internal/learn/
 
 ## generate: regenerate mdatagen output after editing a metadata.yaml
 generate:
