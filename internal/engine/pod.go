@@ -47,8 +47,8 @@ type pod struct {
 	extra *podExtra // nil until the recommended profile scores the pod or it has many series
 }
 
-// podExtra is what only some pods need, out of the pod itself (an estate has one pod per pod):
-// the recommended profile's state, and the series index of a pod with many series.
+// podExtra is what only some pods need, kept out of the pod struct that every pod has: the
+// recommended profile's state, and the series index of a pod with many series.
 type podExtra struct {
 	rec   *podProfile
 	index map[seriesKey]int
