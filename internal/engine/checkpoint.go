@@ -150,8 +150,8 @@ func (e *Engine) snapshot() []sourceState {
 			}
 			for i := range p.series {
 				s := &p.series[i]
-				ss := seriesState{Interface: s.iface, Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state(s.kind)}
-				for _, r := range s.buffer {
+				ss := seriesState{Interface: s.iface(), Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state(s.kind)}
+				for r := range s.points() {
 					ss.Buffer = append(ss.Buffer, r.state(s.kind))
 				}
 				ps.Series[i] = ss
@@ -409,7 +409,7 @@ func (e *Engine) restoreSeries(p *pod, ss seriesState) error {
 		if err != nil {
 			return err
 		}
-		if s.primed || len(s.buffer) > 0 {
+		if s.primed || s.count > 0 {
 			return errors.New("saved twice")
 		}
 		s.primed, s.anchor = true, ss.Anchor.reading()
@@ -423,14 +423,13 @@ func (e *Engine) restoreSeries(p *pod, ss seriesState) error {
 		if err != nil {
 			return err
 		}
-		if !restored[s] && len(s.buffer) > 0 {
+		if !restored[s] && s.count > 0 {
 			return errors.New("saved twice")
 		}
 		restored[s] = true
-		if s.primed && r.Ts <= s.anchor.ts {
+		if s.offer(r.reading()) != buffered { // in order (checked above): only tooOld is possible
 			return fmt.Errorf("buffered point %d not after the counter's last taken point", i)
 		}
-		s.buffer = append(s.buffer, r.reading())
 		p.pending++
 	}
 	return nil

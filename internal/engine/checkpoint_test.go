@@ -285,7 +285,7 @@ func TestRestoreSeriesSplitsKinds(t *testing.T) {
 		t.Fatalf("%d series, %d pending; want 2 and 2", len(p.series), p.pending)
 	}
 	for _, s := range p.series {
-		if len(s.buffer) != 1 || (s.kind == cumulativePoint) != s.primed {
+		if s.count != 1 || (s.kind == cumulativePoint) != s.primed {
 			t.Errorf("series %+v", s)
 		}
 	}

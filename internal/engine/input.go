@@ -146,7 +146,7 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 		return DropSeriesLimit
 	}
 	// A series' first point only primes: it must not move time, or one made-up point would.
-	priming := kind == cumulativePoint && !s.primed && len(s.buffer) == 0
+	priming := kind == cumulativePoint && !s.primed && s.count == 0
 	switch s.offer(reading{ts: ts, start: int64(dp.StartTimestamp()), v: v}) {
 	case tooOld:
 		return DropLate

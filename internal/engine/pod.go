@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"sort"
 	"strings"
 	"unique"
 
@@ -112,29 +111,34 @@ func (p *pod) group() groupKey {
 
 // series is one input stream of a pod: one interface, one direction, one kind of point (a
 // counter, deltas or a gauge; a sender that mixes them for one interface gets one series each).
+// It is 80 bytes, two of them in every pod.
 type series struct {
-	iface string
+	name unique.Handle[string] // the interface's name
 	// A name of up to 8 bytes packed in the series itself: the lookup of every point compares it
-	// without reading iface's bytes, which are in another allocation and a cache miss per point.
+	// without reading the name's bytes, which are in another allocation and a cache miss per point.
 	packed    uint64
-	packedLen uint8 // len(iface), or notPacked
+	packedLen uint8 // len(name), or notPacked
 	inbound   bool
 	kind      pointKind
-	primed    bool // anchor is set
+	primed    bool  // anchor is set
+	count     uint8 // points in the reorder buffer
 
 	// anchor is the last point whose increase was taken, the base of the next increase.
 	anchor reading
-	// buffer holds the points not taken yet, in time order, so that points arriving out of
-	// order are put back in order before increases are taken.
-	buffer []reading
+	// The reorder buffer (reorder.go): the points not taken yet, in time order, so that points
+	// arriving out of order are put back in order before increases are taken.
+	start int64 // the start time of every buffered point that does not carry its own
+	slots []slot
 }
 
-// reading is one data point of a series (24 bytes: a series keeps a few per pod waiting for
-// lateness, the largest part of the engine's memory).
+// reading is one data point of a series.
 type reading struct {
 	ts, start int64
 	v         float64
 }
+
+// iface is the series' interface name.
+func (s *series) iface() string { return s.name.Value() }
 
 // uid is the pod's k8s.pod.uid, or "" for a pod known by its names.
 func (p *pod) uid() string {
@@ -166,7 +170,7 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 				if s.packedLen == n && s.packed == packed {
 					return s
 				}
-			} else if s.iface == iface { // packed names are shorter: their length alone differs
+			} else if s.packedLen == notPacked && s.iface() == iface {
 				return s
 			}
 		}
@@ -177,7 +181,7 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 	if p.series == nil {
 		p.series = p.inline[:0] // a pod is only ever used by pointer, so this never dangles
 	}
-	p.series = append(p.series, series{iface: iface, packed: packed, packedLen: n, inbound: inbound, kind: kind})
+	p.series = append(p.series, series{name: unique.Make(iface), packed: packed, packedLen: n, inbound: inbound, kind: kind})
 	switch n := len(p.series); {
 	case n == seriesIndexFrom:
 		if p.extra == nil {
@@ -186,7 +190,7 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 		p.extra.index = make(map[seriesKey]int, 2*n)
 		for i := range p.series {
 			s := &p.series[i]
-			p.extra.index[seriesKey{s.iface, s.inbound, s.kind}] = i
+			p.extra.index[seriesKey{s.iface(), s.inbound, s.kind}] = i
 		}
 	case n > seriesIndexFrom:
 		p.extra.index[k] = n - 1
@@ -216,45 +220,6 @@ type seriesKey struct {
 	kind    pointKind
 }
 
-// bufferResult says what became of a point offered to a series.
-type bufferResult uint8
-
-const (
-	buffered  bufferResult = iota
-	tooOld                 // not newer than the point already taken: its place in time is gone
-	duplicate              // the same timestamp is waiting already
-	bufferFull
-)
-
-// maxBuffered bounds one series' reorder buffer; points wait in it for lateness plus a span.
-const maxBuffered = 64
-
-// offer puts a point into the series' reorder buffer at its place in time.
-func (s *series) offer(r reading) bufferResult {
-	if s.primed && r.ts <= s.anchor.ts {
-		return tooOld
-	}
-	n := len(s.buffer)
-	i := n
-	if n > 0 && r.ts <= s.buffer[n-1].ts { // in-order arrival skips the search
-		i = sort.Search(n, func(j int) bool { return s.buffer[j].ts >= r.ts })
-		if s.buffer[i].ts == r.ts {
-			return duplicate
-		}
-	}
-	if n >= maxBuffered {
-		return bufferFull
-	}
-	if n == cap(s.buffer) {
-		// Grown one at a time, not doubled: in a steady flow it holds the same few points forever.
-		s.buffer = append(make([]reading, 0, n+1), s.buffer...)
-	}
-	s.buffer = append(s.buffer, reading{})
-	copy(s.buffer[i+1:], s.buffer[i:])
-	s.buffer[i] = r
-	return buffered
-}
-
 // podSpan is one pod-span's inbound and outbound, summed over interfaces, and the time its
 // increases cover (a 60 s scrape's increase covers 60 s, whatever the span length).
 type podSpan struct {
@@ -263,70 +228,15 @@ type podSpan struct {
 	covered       int64 // ns, the longest of its series'
 }
 
-// takeSpan takes every buffered point of the series that lies before end (the span's end) into
-// sums: increases of cumulative points, delta values as they are, the mean of gauge values.
-// The first cumulative point ever only primes.
-func (s *series) takeSpan(end, span int64, sums *podSpan) int {
-	var total, gauge float64
-	var gauges, taken int
-	var covered int64
-	contributed := false
-	for taken < len(s.buffer) && s.buffer[taken].ts < end {
-		r := s.buffer[taken]
-		taken++
-		switch s.kind {
-		case cumulativePoint:
-			if !s.primed {
-				s.primed, s.anchor = true, r
-				continue
-			}
-			inc := r.v - s.anchor.v
-			covered += r.ts - s.anchor.ts
-			if r.v < s.anchor.v || r.start != s.anchor.start {
-				inc = r.v // a counter reset: Prometheus' increase() rule
-			}
-			s.anchor = r
-			total += inc
-		case deltaPoint:
-			total += r.v
-			if r.start > 0 && r.start < r.ts {
-				covered += r.ts - r.start
-			} else {
-				covered += span
-			}
-		case gaugePoint:
-			gauge += r.v
-			gauges++
-			covered = max(covered, span)
-		}
-		contributed = true
-	}
-	if taken == 0 {
-		return 0
-	}
-	s.buffer = s.buffer[:copy(s.buffer, s.buffer[taken:])]
-	if !contributed {
-		return taken
-	}
-	if gauges > 0 {
-		total += gauge / float64(gauges)
-	}
-	sums.covered = max(sums.covered, covered)
-	if s.inbound {
-		sums.in, sums.hasIn = sums.in+total, true
-	} else {
-		sums.out, sums.hasOut = sums.out+total, true
-	}
-	return taken
-}
-
 // firstBuffered returns the time of the pod's oldest buffered point.
 func (p *pod) firstBuffered() (int64, bool) {
 	var first int64
 	found := false
 	for i := range p.series {
-		if b := p.series[i].buffer; len(b) > 0 && (!found || b[0].ts < first) {
-			first, found = b[0].ts, true
+		if s := &p.series[i]; s.count > 0 {
+			if t := s.firstTime(); !found || t < first {
+				first, found = t, true
+			}
 		}
 	}
 	return first, found

@@ -13,7 +13,7 @@ func TestSeriesForNames(t *testing.T) {
 	for _, n := range names {
 		for _, in := range []bool{true, false} {
 			s := p.seriesFor(n, in, cumulativePoint, 100)
-			if s == nil || s.iface != n || s.inbound != in {
+			if s == nil || s.iface() != n || s.inbound != in {
 				t.Fatalf("seriesFor(%q, %v) = %+v", n, in, s)
 			}
 		}
@@ -41,13 +41,13 @@ func TestSeriesForNames(t *testing.T) {
 	for _, pp := range []*pod{p, q} {
 		for i := range pp.series {
 			s := &pp.series[i]
-			if got := pp.seriesFor(s.iface, s.inbound, s.kind, 100); got != s {
-				t.Errorf("seriesFor(%q) found the series of %q", s.iface, got.iface)
+			if got := pp.seriesFor(s.iface(), s.inbound, s.kind, 100); got != s {
+				t.Errorf("seriesFor(%q) found the series of %q", s.iface(), got.iface())
 			}
-			if other, ok := made[s]; ok && other != s.iface {
-				t.Errorf("series reused for %q and %q", other, s.iface)
+			if other, ok := made[s]; ok && other != s.iface() {
+				t.Errorf("series reused for %q and %q", other, s.iface())
 			}
-			made[s] = s.iface
+			made[s] = s.iface()
 		}
 	}
 }
