@@ -413,6 +413,7 @@ func (e *Engine) restoreSeries(p *pod, ss seriesState) error {
 			return errors.New("saved twice")
 		}
 		s.primed, s.anchor = true, ss.Anchor.reading()
+		p.lastSeen = max(p.lastSeen, s.anchor.ts) // offer's latest hint trusts lastSeen
 	}
 	restored := map[*series]bool{}
 	for i, r := range ss.Buffer {
@@ -427,10 +428,11 @@ func (e *Engine) restoreSeries(p *pod, ss seriesState) error {
 			return errors.New("saved twice")
 		}
 		restored[s] = true
-		if s.offer(r.reading()) != buffered { // in order (checked above): only tooOld is possible
+		if s.offer(r.reading(), false) != buffered { // in order (checked above): only tooOld is possible
 			return fmt.Errorf("buffered point %d not after the counter's last taken point", i)
 		}
 		p.pending++
+		p.lastSeen = max(p.lastSeen, r.Ts)
 	}
 	return nil
 }

@@ -298,3 +298,45 @@ func TestRestoreSeriesSplitsKinds(t *testing.T) {
 		t.Errorf("out of order: %v", err)
 	}
 }
+
+// A saved pod whose last_seen is older than its own points (a damaged or forged entry) is
+// restored with last_seen at its newest point: ingest appends a point later than last_seen
+// without looking at the buffer, which must then stay in time order.
+func TestRestoreRaisesLastSeenToItsPoints(t *testing.T) {
+	store := &memoryStore{}
+	h1 := newHarness(t, ratioCSV, streamConfig)
+	h1.e.set.State = store
+	for _, s := range estate()[:90] {
+		h1.consume(s.metrics())
+	}
+	h1.e.Shutdown(context.Background())
+	good := store.saved["detect/node-2"]
+	if good == nil {
+		t.Fatalf("no entry for node-2 in %v", keys(store.saved))
+	}
+	forged := regexp.MustCompile(`"last_seen":\d+`).ReplaceAll(good, []byte(`"last_seen":1`))
+	h2 := newHarness(t, ratioCSV, streamConfig)
+	h2.e.set.State = &memoryStore{entries: map[string][]byte{"detect/node-2": forged}}
+	h2.e.Start()
+	defer h2.e.Shutdown(context.Background())
+	h2.e.mu.Lock()
+	defer h2.e.mu.Unlock()
+	points := 0
+	for _, p := range h2.e.pods {
+		for i := range p.series {
+			s := &p.series[i]
+			if s.primed && s.anchor.ts > p.lastSeen {
+				t.Errorf("%s: last seen %d before its anchor %d", p.ref, p.lastSeen, s.anchor.ts)
+			}
+			for r := range s.points() {
+				points++
+				if r.ts > p.lastSeen {
+					t.Errorf("%s: last seen %d before its point at %d", p.ref, p.lastSeen, r.ts)
+				}
+			}
+		}
+	}
+	if len(h2.e.pods) == 0 || points == 0 {
+		t.Fatalf("restored %d pods with %d buffered points: nothing to check", len(h2.e.pods), points)
+	}
+}

@@ -147,7 +147,7 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	}
 	// A series' first point only primes: it must not move time, or one made-up point would.
 	priming := kind == cumulativePoint && !s.primed && s.count == 0
-	switch s.offer(reading{ts: ts, start: int64(dp.StartTimestamp()), v: v}) {
+	switch s.offer(reading{ts: ts, start: int64(dp.StartTimestamp()), v: v}, ts > p.lastSeen) {
 	case tooOld:
 		return DropLate
 	case duplicate:

@@ -58,12 +58,17 @@ func (s *series) points() iter.Seq[reading] {
 // firstTime is the time of the oldest buffered point; the buffer must not be empty.
 func (s *series) firstTime() int64 { return s.slots[0].ts &^ wideBit }
 
-// offer puts a point into the series' reorder buffer at its place in time.
-func (s *series) offer(r reading) bufferResult {
+// offer puts a point into the series' reorder buffer at its place in time. latest says the point
+// is later than every point the series holds, as a point in order is: it goes at the end without
+// a look at the others.
+func (s *series) offer(r reading, latest bool) bufferResult {
 	if s.primed && r.ts <= s.anchor.ts {
 		return tooOld
 	}
 	i := 0 // the slot the point goes in: before the first point at or after it
+	if latest {
+		i = len(s.slots)
+	}
 	for i < len(s.slots) {
 		p, next := s.at(i)
 		if p.ts >= r.ts {

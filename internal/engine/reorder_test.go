@@ -100,6 +100,7 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 		clock := base // the sender's newest time
 		start := base - 3600e9
 		starts := 0
+		newest := int64(0) // the latest point buffered so far
 		for op := range 300 {
 			if rng.IntN(5) == 0 {
 				end := clock - rng.Int64N(40e9) + 5e9
@@ -132,8 +133,12 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 					v = rng.Float64() * 1e12
 				}
 				r := reading{ts: ts, start: pointStart, v: v}
-				if got, want := s.offer(r), ref.offer(r); got != want {
-					t.Fatalf("trial %d op %d offer(%+v) = %d, want %d", trial, op, r, got, want)
+				latest := r.ts > newest // as ingest knows it: later than any point the pod took
+				if got, want := s.offer(r, latest), ref.offer(r); got != want {
+					t.Fatalf("trial %d op %d offer(%+v, %t) = %d, want %d", trial, op, r, latest, got, want)
+				}
+				if got := s.count; got > 0 {
+					newest = max(newest, ref.buf[len(ref.buf)-1].ts)
 				}
 			}
 			if got := slices.Collect(s.points()); !slices.Equal(got, ref.buf) || int(s.count) != len(ref.buf) {
@@ -158,12 +163,12 @@ func TestReorderBufferSlots(t *testing.T) {
 	s := &series{kind: cumulativePoint}
 	const t0, life1, life2 = int64(1_000e9), int64(1), int64(2)
 	for i := range int64(4) {
-		s.offer(reading{ts: t0 + i*10e9, start: life1, v: float64(i)})
+		s.offer(reading{ts: t0 + i*10e9, start: life1, v: float64(i)}, true)
 	}
 	if len(s.slots) != 4 {
 		t.Fatalf("4 points of one life take %d slots, want 4", len(s.slots))
 	}
-	s.offer(reading{ts: t0 + 40e9, start: life2, v: 0}) // the counter restarted
+	s.offer(reading{ts: t0 + 40e9, start: life2, v: 0}, true) // the counter restarted
 	if len(s.slots) != 9 || s.start != life2 {
 		t.Fatalf("after a restart: %d slots, start %d; want 9 (4 points of the old life with their start), %d", len(s.slots), s.start, life2)
 	}
