@@ -75,21 +75,28 @@ func TestRestartWithoutStorageFlushes(t *testing.T) {
 	}
 }
 
-// TestRestoreSkipsDamagedAndIncompatibleEntries: one node's entry is damaged, another was saved
-// with another span length; each is logged by name, counted and skipped, and the good one is
-// restored.
-func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
+// savedNode2 is node-2's saved entry after 90 scrapes of the estate and a shutdown.
+func savedNode2(t *testing.T) []byte {
+	t.Helper()
 	store := &memoryStore{}
-	h1 := newHarness(t, ratioCSV, streamConfig)
-	h1.e.set.State = store
+	h := newHarness(t, ratioCSV, streamConfig)
+	h.e.set.State = store
 	for _, s := range estate()[:90] {
-		h1.consume(s.metrics())
+		h.consume(s.metrics())
 	}
-	h1.e.Shutdown(context.Background())
+	h.e.Shutdown(context.Background())
 	good := store.saved["detect/node-2"]
 	if good == nil {
 		t.Fatalf("no entry for node-2 in %v", keys(store.saved))
 	}
+	return good
+}
+
+// TestRestoreSkipsDamagedAndIncompatibleEntries: one node's entry is damaged, another was saved
+// with another span length; each is logged by name, counted and skipped, and the good one is
+// restored.
+func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
+	good := savedNode2(t)
 	entries := map[string][]byte{
 		"detect/node-1": []byte(`{"format":1,"source":"node-1","span_ns":`), // cut short
 		"detect/node-2": good,
@@ -303,17 +310,7 @@ func TestRestoreSeriesSplitsKinds(t *testing.T) {
 // restored with last_seen at its newest point: ingest appends a point later than last_seen
 // without looking at the buffer, which must then stay in time order.
 func TestRestoreRaisesLastSeenToItsPoints(t *testing.T) {
-	store := &memoryStore{}
-	h1 := newHarness(t, ratioCSV, streamConfig)
-	h1.e.set.State = store
-	for _, s := range estate()[:90] {
-		h1.consume(s.metrics())
-	}
-	h1.e.Shutdown(context.Background())
-	good := store.saved["detect/node-2"]
-	if good == nil {
-		t.Fatalf("no entry for node-2 in %v", keys(store.saved))
-	}
+	good := savedNode2(t)
 	forged := regexp.MustCompile(`"last_seen":\d+`).ReplaceAll(good, []byte(`"last_seen":1`))
 	h2 := newHarness(t, ratioCSV, streamConfig)
 	h2.e.set.State = &memoryStore{entries: map[string][]byte{"detect/node-2": forged}}

@@ -66,8 +66,8 @@ func newPod(id podID, g groupKey, src *source) *pod {
 		svcKey: unique.Make(g.cluster + ":" + g.service), src: src}
 }
 
-// row returns the pod's key's row in b, the engine's baseline generation gen, or -1; it looks
-// the key up once per baseline.
+// row returns the pod's key's row in b, or -1; gen is b's generation (Engine.baselineGen), so
+// the key is looked up once per baseline.
 func (p *pod) row(b *baseline.Baseline, gen uint32) int {
 	if p.baseGen != gen { // a nil b has no rows: whatever baseRow says, its lookups find nothing
 		p.baseGen, p.baseRow = gen, int32(b.Row(p.key()))
