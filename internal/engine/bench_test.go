@@ -201,8 +201,8 @@ func BenchmarkEngineOverFloor(b *testing.B) {
 				done += n
 			}
 			b.StopTimer()
-			if len(e.pods) != pods || len(w.pods) != pods {
-				b.Fatalf("%d pods tracked, %d walked, want %d", len(e.pods), len(w.pods), pods)
+			if e.pods.len() != pods || len(w.pods) != pods {
+				b.Fatalf("%d pods tracked, %d walked, want %d", e.pods.len(), len(w.pods), pods)
 			}
 			points := float64(b.N) * float64(2*pods)
 			b.ReportMetric(float64(engine.Nanoseconds())/points, "engine-ns/point")
@@ -233,8 +233,8 @@ func benchConsume(b *testing.B, pods, anomalousEvery int, window time.Duration) 
 	}
 	ctx := context.Background()
 	benchFeed(b, pods, anomalousEvery, func(md pmetric.Metrics) { e.ConsumeMetrics(ctx, md) })
-	if len(e.pods) != pods {
-		b.Fatalf("%d pods tracked, want %d", len(e.pods), pods)
+	if e.pods.len() != pods {
+		b.Fatalf("%d pods tracked, want %d", e.pods.len(), pods)
 	}
 	if window != 0 && b.N >= 12 && events == 0 { // 18 scrapes: 3 minutes of data time
 		b.Fatal("no events: no window closed")

@@ -308,16 +308,22 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 			return fmt.Errorf("window %d: %w", ws.Start, err)
 		}
 	}
-	if len(e.pods)+len(pods) > e.cfg.Limits.MaxPods {
-		return fmt.Errorf("%d pods would pass limits.max_pods (%d)", len(e.pods)+len(pods), e.cfg.Limits.MaxPods)
+	if e.pods.len()+len(pods) > e.cfg.Limits.MaxPods {
+		return fmt.Errorf("%d pods would pass limits.max_pods (%d)", e.pods.len()+len(pods), e.cfg.Limits.MaxPods)
 	}
+	saved := newPodIndex()
 	for _, p := range pods {
-		if e.pods[p.id] != nil {
+		if saved.has(p) {
+			return fmt.Errorf("pod %s is saved twice", p.ref)
+		}
+		saved.add(p)
+		if e.pods.has(p) {
 			return fmt.Errorf("pod %s is saved in two sources", p.ref)
 		}
 	}
 	for _, p := range pods {
-		src.pods, e.pods[p.id] = append(src.pods, p), p
+		src.pods = append(src.pods, p)
+		e.pods.add(p)
 		if p.peerCounted {
 			e.peers.of(p.peerWindow, p.key()).total++ // the peer counts are the sums of the pods' parts
 		}
@@ -355,12 +361,8 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 	if len(ps.Series) > 2*e.cfg.Limits.MaxInterfaces {
 		return nil, fmt.Errorf("%d series, more than limits.max_interfaces allows", len(ps.Series))
 	}
-	id := uidID(ps.UID)
-	if ps.UID == "" {
-		id = nameID(ps.Cluster, ps.Namespace, ps.Name)
-	}
 	g := groupKey{cluster: ps.Cluster, node: src.name, pod: ps.Name, namespace: ps.Namespace, service: e.namer.service(ps.Name)}
-	p := newPod(id, g, src)
+	p := newPod(ps.UID, g, src)
 	p.scoredThrough, p.lastSeen, p.peerWindow, p.peerCounted = ps.ScoredThrough, ps.LastSeen, ps.PeerWindow, ps.PeerCounted
 	if e.exclude.match(g) {
 		if e.observer == nil || e.cfg.Learn.Exclude {

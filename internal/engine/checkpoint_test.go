@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -105,6 +106,7 @@ func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
 		// Times off the span grid: ingest compares point times with them as span boundaries.
 		"detect/node-5": offGrid(t, good, "node-5", "swept"),
 		"detect/node-6": offGrid(t, good, "node-6", "scored_through"),
+		"detect/node-7": podTwice(t, good, "node-7"),
 	}
 	core, logs := observer.New(zap.InfoLevel)
 	h2 := newHarness(t, ratioCSV, streamConfig)
@@ -116,7 +118,7 @@ func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
 	for _, l := range logs.FilterMessage("Skipping a saved state entry that cannot be restored").All() {
 		skipped[l.ContextMap()["entry"].(string)] = l.ContextMap()["error"].(string)
 	}
-	for _, name := range []string{"detect/node-1", "detect/node-3", "detect/node-4", "detect/node-5", "detect/node-6"} {
+	for _, name := range []string{"detect/node-1", "detect/node-3", "detect/node-4", "detect/node-5", "detect/node-6", "detect/node-7"} {
 		if skipped[name] == "" {
 			t.Errorf("%s not reported as skipped; skipped: %v", name, skipped)
 		}
@@ -127,12 +129,36 @@ func TestRestoreSkipsDamagedAndIncompatibleEntries(t *testing.T) {
 	if !strings.Contains(skipped["detect/node-5"], "boundaries") || !strings.Contains(skipped["detect/node-6"], "boundaries") {
 		t.Errorf("off-grid messages %q, %q do not say why", skipped["detect/node-5"], skipped["detect/node-6"])
 	}
-	if n := h2.counter("state_entries_skipped", ""); n != 5 {
-		t.Errorf("state_entries_skipped = %d, want 5", n)
+	if !strings.Contains(skipped["detect/node-7"], "twice") {
+		t.Errorf("node-7's message %q does not say why", skipped["detect/node-7"])
 	}
-	if _, ok := h2.e.sources["node-2"]; !ok || len(h2.e.pods) != 1 {
-		t.Errorf("node-2 not restored: %d pods", len(h2.e.pods))
+	if n := h2.counter("state_entries_skipped", ""); n != 6 {
+		t.Errorf("state_entries_skipped = %d, want 6", n)
 	}
+	if _, ok := h2.e.sources["node-2"]; !ok || h2.e.pods.len() != 1 {
+		t.Errorf("node-2 not restored: %d pods", h2.e.pods.len())
+	}
+}
+
+// podTwice is a saved entry for source that holds one pod twice.
+func podTwice(t *testing.T, entry []byte, source string) []byte {
+	t.Helper()
+	var st map[string]any
+	if err := json.Unmarshal(entry, &st); err != nil {
+		t.Fatal(err)
+	}
+	pods, _ := st["pods"].([]any)
+	if len(pods) == 0 {
+		t.Fatal("no pods in the saved entry")
+	}
+	pod, _ := pods[0].(map[string]any)
+	pod["uid"], pod["name"] = "uid-twice", "web-7c5ddbdf54-t9z7m" // not node-2's pod: that one is restored
+	st["source"], st["pods"] = source, []any{pod, pod}
+	out, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // offGrid is a saved entry for source with its first number named field one nanosecond on.
@@ -282,7 +308,7 @@ func TestRestartWithMixedKinds(t *testing.T) {
 // or a series saved twice is refused.
 func TestRestoreSeriesSplitsKinds(t *testing.T) {
 	h := newHarness(t, ratioCSV)
-	p := newPod(uidID("u1"), groupKey{cluster: "prod", node: "n1", pod: "web-1", namespace: "default", service: "web"}, newSource("n1", &h.e.cfg))
+	p := newPod("u1", groupKey{cluster: "prod", node: "n1", pod: "web-1", namespace: "default", service: "web"}, newSource("n1", &h.e.cfg))
 	ss := seriesState{Interface: "eth0", Inbound: true, Primed: true, Anchor: readingState{Ts: 5, V: 1000},
 		Buffer: []readingState{{Ts: 12, V: 40, Kind: gaugePoint}, {Ts: 15, V: 1100, Kind: cumulativePoint}}}
 	if err := h.e.restoreSeries(p, ss); err != nil {
@@ -299,7 +325,7 @@ func TestRestoreSeriesSplitsKinds(t *testing.T) {
 	if err := h.e.restoreSeries(p, ss); err == nil || !strings.Contains(err.Error(), "saved twice") {
 		t.Errorf("second restore: %v, want saved twice", err)
 	}
-	q := newPod(uidID("u2"), groupKey{cluster: "prod", node: "n1", pod: "web-2", namespace: "default", service: "web"}, p.src)
+	q := newPod("u2", groupKey{cluster: "prod", node: "n1", pod: "web-2", namespace: "default", service: "web"}, p.src)
 	ss.Buffer[0].Ts = 20
 	if err := h.e.restoreSeries(q, ss); err == nil || !strings.Contains(err.Error(), "out of order") {
 		t.Errorf("out of order: %v", err)
@@ -319,7 +345,7 @@ func TestRestoreRaisesLastSeenToItsPoints(t *testing.T) {
 	h2.e.mu.Lock()
 	defer h2.e.mu.Unlock()
 	points := 0
-	for _, p := range h2.e.pods {
+	for p := range h2.e.pods.all() {
 		for i := range p.series {
 			s := &p.series[i]
 			if s.primed && s.anchor.ts > p.lastSeen {
@@ -333,7 +359,7 @@ func TestRestoreRaisesLastSeenToItsPoints(t *testing.T) {
 			}
 		}
 	}
-	if len(h2.e.pods) == 0 || points == 0 {
-		t.Fatalf("restored %d pods with %d buffered points: nothing to check", len(h2.e.pods), points)
+	if h2.e.pods.len() == 0 || points == 0 {
+		t.Fatalf("restored %d pods with %d buffered points: nothing to check", h2.e.pods.len(), points)
 	}
 }

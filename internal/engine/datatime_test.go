@@ -348,7 +348,7 @@ func TestInterfacesCapped(t *testing.T) {
 	if d := h.drops(); d["series_limit"] != 80000-32 || len(d) != 1 {
 		t.Errorf("dropped %v, want series_limit %d", d, 80000-32)
 	}
-	p := h.e.pods[uidID(webPod.uid)]
+	p := h.e.pods.find(webPod.uid, "", "", "")
 	if len(p.series) != 32 || p.extra == nil || len(p.extra.index) != 32 {
 		t.Errorf("%d series, want 32 looked up in a map", len(p.series))
 	}

@@ -63,7 +63,7 @@ type Engine struct {
 	observer  SpanObserver
 
 	mu      sync.Mutex
-	pods    map[podID]*pod
+	pods    podIndex
 	sources map[string]*source // by node: each has its own data time
 	peers   peerCounts
 	// recommended is the recommended profile's scoring; nil in parity.
@@ -126,7 +126,7 @@ func New(cfg Config, set Settings) (*Engine, error) {
 		namer:     namer,
 		exclude:   exclude,
 		baselines: reloader,
-		pods:      map[podID]*pod{},
+		pods:      newPodIndex(),
 		sources:   map[string]*source{},
 		peers:     peerCounts{},
 		span:      int64(cfg.Span),
@@ -313,7 +313,7 @@ func (e *Engine) Learner() *learn.Learner { return e.learner }
 // out the pending events, so that Emit never runs under the engine's lock.
 func (e *Engine) unlockAndEmit(ctx context.Context) {
 	e.batch.record(ctx, &e.tel)
-	e.tel.PodsTracked.Record(ctx, int64(len(e.pods)))
+	e.tel.PodsTracked.Record(ctx, int64(e.pods.len()))
 	events := e.takePending()
 	e.mu.Unlock()
 	e.emit(ctx, events)
@@ -352,7 +352,7 @@ func (e *Engine) sweep(src *source) {
 			e.closeSpans(p, through, b)
 		}
 		if p.pending == 0 && p.lastSeen < expireBefore {
-			delete(e.pods, p.id)
+			e.pods.remove(p)
 			continue
 		}
 		kept = append(kept, p)
@@ -383,7 +383,7 @@ func (e *Engine) sortedSources() []*source {
 // forgetSource drops a source and its pods.
 func (e *Engine) forgetSource(src *source) {
 	for _, p := range src.pods {
-		delete(e.pods, p.id)
+		e.pods.remove(p)
 	}
 	delete(e.sources, src.name)
 	e.slowest.stale = true

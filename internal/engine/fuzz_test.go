@@ -52,10 +52,10 @@ func FuzzConsumeMetrics(f *testing.F) {
 		if got != want {
 			t.Errorf("%d points accounted for, batch held %d", got, want)
 		}
-		if len(h.e.pods) > 4 {
-			t.Errorf("%d pods tracked, limit 4", len(h.e.pods))
+		if h.e.pods.len() > 4 {
+			t.Errorf("%d pods tracked, limit 4", h.e.pods.len())
 		}
-		for _, p := range h.e.pods {
+		for p := range h.e.pods.all() {
 			if len(p.series) > 4 {
 				t.Errorf("pod %s has %d series, limit 4", p.ref, len(p.series))
 			}

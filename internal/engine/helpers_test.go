@@ -50,8 +50,9 @@ func (p podRes) putAttrs(m pcommon.Map) {
 }
 
 var (
-	webPod     = podRes{uid: "uid-web-1", name: "web-7c5ddbdf54-x8f2k", namespace: "default", cluster: "prod", node: "node-1"}
-	webPod2    = podRes{uid: "uid-web-2", name: "web-7c5ddbdf54-q9z7m", namespace: "default", cluster: "prod", node: "node-2"}
+	webPod = podRes{uid: "uid-web-1", name: "web-7c5ddbdf54-x8f2k", namespace: "default", cluster: "prod", node: "node-1"}
+	// webPod2 has a uid as Kubernetes writes it (the pods keyed by its bytes), the others not.
+	webPod2    = podRes{uid: "6f1c2b3a-9d4e-4f5a-8b6c-7d8e9f0a1b2c", name: "web-7c5ddbdf54-q9z7m", namespace: "default", cluster: "prod", node: "node-2"}
 	fluentdPod = podRes{uid: "uid-fluentd-1", name: "fluentd-x8f2k", namespace: "logging", cluster: "prod", node: "node-1"}
 )
 

@@ -125,7 +125,7 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 		return DropFuture // past 2116 or past int64 (uint64 from the wire): no span or window end would fit
 	}
 	src := p.src
-	if src.future(ts, p.id, now, e.skew, e.lateness, e.set.DataTimeOnly) {
+	if src.future(ts, p, now, e.skew, e.lateness, e.set.DataTimeOnly) {
 		return DropFuture
 	}
 	// scoredThrough, closedThrough and swept lie on span boundaries: comparing the time with them
@@ -181,7 +181,7 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 	uid := stringAttr(attrs, attrPodUID)
 	if uid != "" {
 		// A known pod's identity was checked when it was first seen: skip the other lookups.
-		if p := e.pods[uidID(uid)]; p != nil {
+		if p := e.pods.find(uid, "", "", ""); p != nil {
 			return p, 0
 		}
 	}
@@ -198,10 +198,8 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 		return nil, DropNoCluster
 	}
 	namespace := stringAttr(attrs, attrNamespace)
-	id := uidID(uid)
 	if uid == "" {
-		id = nameID(cluster, namespace, name)
-		if p := e.pods[id]; p != nil {
+		if p := e.pods.find("", cluster, namespace, name); p != nil {
 			return p, 0
 		}
 	}
@@ -221,16 +219,13 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 		e.warnOnce(DropInvalidName, "Points dropped: a pod, namespace, node, cluster name or uid is not of the form Kubernetes allows")
 		return nil, DropInvalidName
 	}
-	if uid != "" {
-		id = uidID(strings.Clone(uid)) // its own copy, not a view into the batch (as it is in a benchmark)
-	}
-	p, err := e.newPod(id, name, namespace, cluster, node)
+	p, err := e.newPod(strings.Clone(uid), name, namespace, cluster, node) // not a view into the batch
 	return p, err
 }
 
 // newPod tracks a pod whose names are valid, unless it is excluded and not learned from, or the
 // pod limit is reached.
-func (e *Engine) newPod(id podID, name, namespace, cluster, node string) (*pod, DropReason) {
+func (e *Engine) newPod(uid, name, namespace, cluster, node string) (*pod, DropReason) {
 	g := groupKey{cluster: cluster, node: node, pod: name, namespace: namespace, service: e.namer.service(name)}
 	excluded := e.exclude.match(g)
 	if excluded && (e.observer == nil || e.cfg.Learn.Exclude) {
@@ -238,7 +233,7 @@ func (e *Engine) newPod(id podID, name, namespace, cluster, node string) (*pod, 
 		// still learned from, unless learn.exclude says otherwise. Otherwise they hold no state.
 		return nil, DropExcluded
 	}
-	if len(e.pods) >= e.cfg.Limits.MaxPods {
+	if e.pods.len() >= e.cfg.Limits.MaxPods {
 		e.warnOnce(DropPodLimit, "Points dropped: limits.max_pods reached")
 		return nil, DropPodLimit
 	}
@@ -247,10 +242,10 @@ func (e *Engine) newPod(id podID, name, namespace, cluster, node string) (*pod, 
 		src = newSource(node, &e.cfg)
 		e.sources[node] = src
 	}
-	p := newPod(id, g, src)
+	p := newPod(uid, g, src)
 	p.excluded = excluded
 	src.pods = append(src.pods, p)
-	e.pods[id] = p
+	e.pods.add(p)
 	return p, 0
 }
 

@@ -301,7 +301,7 @@ func TestOtherMetricsIgnored(t *testing.T) {
 	if got := h.drops(); len(got) != 0 {
 		t.Errorf("dropped = %v, want none", got)
 	}
-	if n := len(h.e.pods); n != 0 {
+	if n := h.e.pods.len(); n != 0 {
 		t.Errorf("%d pods tracked from another metric", n)
 	}
 }
@@ -413,7 +413,7 @@ func TestPodExpiry(t *testing.T) {
 	tracked := func() int {
 		h.e.mu.Lock()
 		defer h.e.mu.Unlock()
-		return len(h.e.pods)
+		return h.e.pods.len()
 	}
 	for sec := int64(35); sec <= 115; sec += 10 {
 		h.feed(sec, traffic{fluentdPod, 1, 1})

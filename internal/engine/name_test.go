@@ -30,7 +30,7 @@ func TestInvalidNamesDropped(t *testing.T) {
 			if d := h.drops(); !reflect.DeepEqual(d, map[string]int64{"invalid_name": 6}) {
 				t.Errorf("dropped %v, want invalid_name 6", d)
 			}
-			if n := len(h.e.pods); n != 0 {
+			if n := h.e.pods.len(); n != 0 {
 				t.Errorf("%d pods tracked, want 0", n)
 			}
 		})

@@ -8,22 +8,11 @@ import (
 	"github.com/k8snetio/k8snetioanomaly/internal/profile"
 )
 
-// podID identifies a pod: by k8s.pod.uid when present, else by cluster, namespace and name. One
-// string, not a struct of four, keeps the lookup of every resource to one short hash.
-type podID string
-
-func uidID(uid string) podID { return podID(uid) }
-
-// nameID starts with a NUL, which no valid uid has, so the two kinds never collide.
-func nameID(cluster, namespace, name string) podID {
-	return podID("\x00" + cluster + "\x00" + namespace + "\x00" + name)
-}
-
 // pod is the engine's state for one pod: its identity, its series and what of them is scored.
 // It is kept small (an estate has one per pod): names are slices of ref and key, the node is
 // the source's, and the recommended profile's state is allocated only when that profile scores.
 type pod struct {
-	id       podID
+	id       podID                 // its canonical uid's bytes; zero when it is keyed by extra.key
 	ref      string                // "<namespace>/<name>", unique within the key for the learner
 	svcKey   unique.Handle[string] // "<cluster>:<service>", the baseline's key, one copy per service
 	src      *source
@@ -47,10 +36,12 @@ type pod struct {
 }
 
 // podExtra is what only some pods need, kept out of the pod struct that every pod has: the
-// recommended profile's state, and the series index of a pod with many series.
+// recommended profile's state, the series index of a pod with many series, and the nameKey of a
+// pod without a canonical uid.
 type podExtra struct {
 	rec   *podProfile
 	index map[seriesKey]int
+	key   string
 }
 
 // podProfile is the recommended profile's per-pod state: the anomalous spans of the last
@@ -60,11 +51,19 @@ type podProfile struct {
 	recentIn, recentOut *profile.Recent
 }
 
-// newPod is a pod of group g on source src.
-func newPod(id podID, g groupKey, src *source) *pod {
-	return &pod{id: id, ref: g.namespace + "/" + g.pod, nsLen: uint16(len(g.namespace)),
+// newPod is a pod of group g on source src, keyed by uid (a canonical uid) or else by nameKey.
+func newPod(uid string, g groupKey, src *source) *pod {
+	p := &pod{ref: g.namespace + "/" + g.pod, nsLen: uint16(len(g.namespace)),
 		svcKey: unique.Make(g.cluster + ":" + g.service), src: src}
+	var ok bool
+	if p.id, ok = parseUID(uid); !ok {
+		p.extra = &podExtra{key: nameKey(uid, g.cluster, g.namespace, g.pod)}
+	}
+	return p
 }
+
+// named says the pod is keyed by its nameKey, not by a canonical uid.
+func (p *pod) named() bool { return p.extra != nil && p.extra.key != "" }
 
 // row returns the pod's key's row in b, or -1; gen is b's generation (Engine.baselineGen), so
 // the key is looked up once per baseline.
@@ -142,10 +141,13 @@ func (s *series) iface() string { return s.name.Value() }
 
 // uid is the pod's k8s.pod.uid, or "" for a pod known by its names.
 func (p *pod) uid() string {
-	if strings.HasPrefix(string(p.id), "\x00") {
+	switch {
+	case !p.named():
+		return p.id.String()
+	case strings.HasPrefix(p.extra.key, "\x00"):
 		return ""
 	}
-	return string(p.id)
+	return p.extra.key
 }
 
 // seriesIndexFrom is the series count from which a pod looks its series up in a map.

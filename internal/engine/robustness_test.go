@@ -32,7 +32,7 @@ func TestNodeWithoutTimeHoldsNothingBack(t *testing.T) {
 	if len(h.e.peers) > 5 {
 		t.Errorf("%d peer-count entries kept for 1-minute windows", len(h.e.peers))
 	}
-	if h.e.pods[uidID("uid-ghost")] != nil || h.e.sources["node-9"] != nil {
+	if h.e.pods.find("uid-ghost", "", "", "") != nil || h.e.sources["node-9"] != nil {
 		t.Error("the ghost pod and its node are never forgotten")
 	}
 }
@@ -128,7 +128,7 @@ func TestTimesNearInt64End(t *testing.T) {
 	}
 	h.e.set.State = &memoryStore{entries: map[string][]byte{"detect/node-1": data}}
 	h.e.restore(context.Background())
-	if len(h.e.pods) != 0 {
+	if h.e.pods.len() != 0 {
 		t.Fatal("an entry with a point near int64's end was restored")
 	}
 	for _, replay := range []bool{false, true} {

@@ -25,7 +25,7 @@ type source struct {
 
 	// A candidate jump ahead of more than max_clock_skew (replay only): taken when a second pod
 	// of the source confirms it, never on one pod's word.
-	jumpPod podID
+	jumpPod *pod
 	jumpTs  int64
 	jumping bool
 
@@ -42,20 +42,20 @@ func newSource(name string, cfg *Config) *source {
 // future decides whether a point at ts is too far ahead to be believed. Live, the wall clock is
 // the reference; without one (replay), the source's own data time is, and a jump beyond it (a gap
 // in the recording) is taken once two pods agree on it.
-func (s *source) future(ts int64, id podID, now time.Time, skew, lateness int64, dataTimeOnly bool) bool {
+func (s *source) future(ts int64, p *pod, now time.Time, skew, lateness int64, dataTimeOnly bool) bool {
 	if !dataTimeOnly {
 		return ts > now.UnixNano()+skew
 	}
 	if !s.seen || ts <= s.newest+skew {
 		return false
 	}
-	if s.jumping && s.jumpPod != id {
+	if s.jumping && s.jumpPod != p {
 		s.jumping = false
 		s.see(min(s.jumpTs, ts), lateness) // the gap is real: time resumes at the earlier of the two
 		return ts > s.newest+skew
 	}
 	if !s.jumping || ts < s.jumpTs {
-		s.jumpPod, s.jumpTs, s.jumping = id, ts, true
+		s.jumpPod, s.jumpTs, s.jumping = p, ts, true
 	}
 	return true
 }
