@@ -87,8 +87,8 @@ func (e *Engine) ingestMetric(m pmetric.Metric, p *pod, reason DropReason, now t
 const maxInterfaceName = 253
 
 // maxTime bounds the timestamps taken (2116-02-20): span and window ends computed from them stay
-// far from int64's end.
-const maxTime = int64(1) << 62
+// far from int64's end, and a time leaves the reorder buffer's two top bits to its marks.
+const maxTime = int64(1)<<62 - 1
 
 // ingestPoint buffers one point of pod p, or says why it is dropped.
 func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind, now time.Time) DropReason {

@@ -126,8 +126,8 @@ type series struct {
 	anchor reading
 	// The reorder buffer (reorder.go): the points not taken yet, in time order, so that points
 	// arriving out of order are put back in order before increases are taken.
-	start int64 // the start time of every buffered point that does not carry its own
-	slots []slot
+	start int64    // the start time of every buffered point that does not carry its own
+	words []uint64 // the buffered points, one to three words each
 }
 
 // reading is one data point of a series.

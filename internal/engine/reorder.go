@@ -6,20 +6,24 @@ import (
 )
 
 // A series' reorder buffer holds the points that wait for lateness, the largest part of the
-// engine's memory (five points a series at a 10 s scrape with the default 30 s lateness). A point
-// takes 16 bytes, one slot, when its start time is the series' start, as nearly every counter
-// point's is; a point with a start time of its own (a counter reset arriving out of order, or a
-// delta) takes a second slot for it.
+// engine's memory (five points a series at a 10 s scrape with the default 30 s lateness). Its
+// points are words. A counter's point takes one word when it shares the series' start time and
+// lies near the series' anchor: at most 137 s later, its value an integer within 2^25 of the
+// anchor's, as a kubelet counter's points are. Any other point takes two words (time, value),
+// or three with a start time of its own (a counter reset arriving out of order, or a delta).
+//
+// A one-word point holds its time and value less the anchor's, so it decodes without the points
+// before it; when takeSpan moves the anchor, the points left are written again.
 
-// slot is 16 bytes of a reorder buffer: a point's time and value; or, after a point whose time
-// carries wideBit, that point's start time.
-type slot struct {
-	ts int64
-	v  float64
-}
-
-// wideBit marks a point followed by its own start time; times taken are never negative.
-const wideBit = math.MinInt64
+// The words of a point.
+const (
+	longBit    = uint64(1) << 63 // the first of two or three words: the time, then the value's bits
+	ownStart   = uint64(1) << 62 // ... then a third word, the point's own start time
+	shortDv    = 26              // the bits of a one-word point's value difference (signed)
+	shortDtMax = 1<<(63-shortDv) - 1
+	shortDvMin = -(1 << (shortDv - 1))
+	shortDvMax = 1<<(shortDv-1) - 1
+)
 
 // bufferResult says what became of a point offered to a series.
 type bufferResult uint8
@@ -34,19 +38,54 @@ const (
 // maxBuffered bounds one series' reorder buffer; points wait in it for lateness plus a span.
 const maxBuffered = 64
 
-// at returns the point that starts at slot i and the slot of the next one.
-func (s *series) at(i int) (reading, int) {
-	if t := s.slots[i].ts; t < 0 {
-		return reading{ts: t &^ wideBit, start: s.slots[i+1].ts, v: s.slots[i].v}, i + 2
+// at returns the point that starts at word i, a one-word point read against anchor, and the
+// word of the next point.
+func (s *series) at(i int, anchor reading) (reading, int) {
+	if w := s.words[i]; w&longBit == 0 {
+		return reading{ts: anchor.ts + int64(w>>shortDv), start: s.start, v: anchor.v + float64(shortDiff(w))}, i + 1
 	}
-	return reading{ts: s.slots[i].ts, start: s.start, v: s.slots[i].v}, i + 1
+	return readLong(s.words, i, s.start)
+}
+
+// readLong reads the point of two or three words at word i of words; start is the start time of
+// a point without its own.
+func readLong(words []uint64, i int, start int64) (reading, int) {
+	r := reading{ts: int64(words[i] &^ (longBit | ownStart)), start: start, v: math.Float64frombits(words[i+1])}
+	if words[i]&ownStart != 0 {
+		r.start = int64(words[i+2])
+		return r, i + 3
+	}
+	return r, i + 2
+}
+
+// appendPoint appends the words of r to w: one word against the series' anchor when it fits
+// exactly (the value read back is r's, bit for bit).
+func (s *series) appendPoint(w []uint64, r reading) []uint64 {
+	if word, ok := s.short(r); ok {
+		return append(w, word)
+	}
+	if r.start != s.start {
+		return append(w, longBit|ownStart|uint64(r.ts), math.Float64bits(r.v), uint64(r.start))
+	}
+	return append(w, longBit|uint64(r.ts), math.Float64bits(r.v))
+}
+
+// short is r as one word, if it is one: the series is primed, r shares its start time, and its
+// time and value less the anchor's fit and read back exactly. A difference out of int64's range
+// converts to some integer that fails the checks.
+func (s *series) short(r reading) (uint64, bool) {
+	dt, d := r.ts-s.anchor.ts, r.v-s.anchor.v
+	dv := int64(d)
+	ok := s.primed && r.start == s.start && uint64(dt-1) < shortDtMax && uint64(dv-shortDvMin) < 1<<shortDv &&
+		float64(dv) == d && math.Float64bits(s.anchor.v+d) == math.Float64bits(r.v)
+	return uint64(dt)<<shortDv | uint64(dv)&(1<<shortDv-1), ok
 }
 
 // points are the buffered points in time order.
 func (s *series) points() iter.Seq[reading] {
 	return func(yield func(reading) bool) {
-		for i := 0; i < len(s.slots); {
-			r, next := s.at(i)
+		for i := 0; i < len(s.words); {
+			r, next := s.at(i, s.anchor)
 			if !yield(r) {
 				return
 			}
@@ -56,7 +95,12 @@ func (s *series) points() iter.Seq[reading] {
 }
 
 // firstTime is the time of the oldest buffered point; the buffer must not be empty.
-func (s *series) firstTime() int64 { return s.slots[0].ts &^ wideBit }
+func (s *series) firstTime() int64 {
+	if w := s.words[0]; w&longBit == 0 {
+		return s.anchor.ts + int64(w>>shortDv)
+	}
+	return int64(s.words[0] &^ (longBit | ownStart))
+}
 
 // offer puts a point into the series' reorder buffer at its place in time. latest says the point
 // is later than every point the series holds, as a point in order is: it goes at the end without
@@ -65,12 +109,12 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	if s.primed && r.ts <= s.anchor.ts {
 		return tooOld
 	}
-	i := 0 // the slot the point goes in: before the first point at or after it
+	i := 0 // the word the point goes in: before the first point at or after it
 	if latest {
-		i = len(s.slots)
+		i = len(s.words)
 	}
-	for i < len(s.slots) {
-		p, next := s.at(i)
+	for i < len(s.words) {
+		p, next := s.at(i, s.anchor)
 		if p.ts >= r.ts {
 			if p.ts == r.ts {
 				return duplicate
@@ -85,38 +129,44 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	switch {
 	case s.count == 0:
 		s.start = r.start
-	case r.start != s.start && i == len(s.slots):
+	case r.start != s.start && i == len(s.words):
 		// The newest point's start is the one the points to come share (a counter restarted):
-		// the points before it keep their old start in slots of their own.
-		s.widen()
-		s.start, i = r.start, len(s.slots)
+		// the points before it keep their old start in words of their own.
+		s.rewrite(r.start)
+		i = len(s.words)
 	}
+	var enc [3]uint64
+	word, short := s.short(r)
 	need := 1
-	if r.start != s.start {
-		need = 2
-	}
-	if n := len(s.slots); n+need > cap(s.slots) {
-		// Grown by what is needed, not doubled: in a steady flow it holds the same few points.
-		s.slots = append(make([]slot, 0, n+need), s.slots...)
-	}
-	s.slots = s.slots[:len(s.slots)+need]
-	copy(s.slots[i+need:], s.slots[i:])
-	if need == 1 {
-		s.slots[i] = slot{ts: r.ts, v: r.v}
+	if short {
+		enc[0] = word
 	} else {
-		s.slots[i], s.slots[i+1] = slot{ts: r.ts | wideBit, v: r.v}, slot{ts: r.start}
+		need = len(s.appendPoint(enc[:0], r))
+	}
+	if n := len(s.words); n+need > cap(s.words) {
+		// Grown by what is needed, not doubled: in a steady flow it holds the same few points.
+		s.words = append(make([]uint64, 0, n+need), s.words...)
 	}
 	s.count++
+	if i == len(s.words) && short { // the steady case: one word at the end
+		s.words = append(s.words, word)
+		return buffered
+	}
+	s.words = s.words[:len(s.words)+need]
+	copy(s.words[i+need:], s.words[i:])
+	copy(s.words[i:], enc[:need])
 	return buffered
 }
 
-// widen gives every buffered point that shares the series' start a slot for it.
-func (s *series) widen() {
-	wide := make([]slot, 0, 2*int(s.count))
-	for r := range s.points() {
-		wide = append(wide, slot{ts: r.ts | wideBit, v: r.v}, slot{ts: r.start})
+// rewrite writes the buffered points again, in new memory, with start as the series' start.
+func (s *series) rewrite(start int64) {
+	old := *s // its words read with its start
+	s.words, s.start = make([]uint64, 0, len(old.words)+2*int(s.count)), start
+	for i := 0; i < len(old.words); {
+		r, next := old.at(i, s.anchor)
+		s.words = s.appendPoint(s.words, r)
+		i = next
 	}
-	s.slots = wide
 }
 
 // takeSpan takes every buffered point of the series that lies before end (the span's end) into
@@ -124,15 +174,22 @@ func (s *series) widen() {
 // The first cumulative point ever only primes. It returns the number of points taken.
 func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 	var total, gauge float64
-	var gauges, taken, used int
+	var gauges, taken, used, last int // last: the word of the last point taken
 	var covered int64
 	contributed := false
-	for used < len(s.slots) {
-		r, next := s.at(used)
+	was := s.anchor // what the one-word points are read against
+	for used < len(s.words) {
+		var r reading
+		next := used + 1
+		if w := s.words[used]; w&longBit == 0 { // at, inlined: it runs for every point
+			r = reading{ts: was.ts + int64(w>>shortDv), start: s.start, v: was.v + float64(shortDiff(w))}
+		} else {
+			r, next = readLong(s.words, used, s.start)
+		}
 		if r.ts >= end {
 			break
 		}
-		used = next
+		last, used = used, next
 		taken++
 		switch s.kind {
 		case cumulativePoint:
@@ -164,8 +221,8 @@ func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 	if taken == 0 {
 		return 0
 	}
-	s.slots = s.slots[:copy(s.slots, s.slots[used:])]
 	s.count -= uint8(taken)
+	s.dropTaken(used, last, was)
 	if !contributed {
 		return taken
 	}
@@ -180,3 +237,68 @@ func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 	}
 	return taken
 }
+
+// dropTaken removes the first used words, whose points were taken (the last at word last), and
+// writes the points left against the anchor they leave (was is the one they were written against).
+func (s *series) dropTaken(used, last int, was reading) {
+	if s.anchor == was { // nothing moved (not a counter): the words stay as they are
+		s.words = s.words[:copy(s.words, s.words[used:])]
+		return
+	}
+	step := s.words[last]
+	if step&longBit != 0 {
+		s.rewriteRest(0, used, was)
+		return
+	}
+	// The steady case, in integers: the new anchor is a one-word point, and every point left that
+	// is one word stays one word, moved down and shifted by the anchor's step.
+	dt, dv := int64(step>>shortDv), shortDiff(step)
+	// From an integer anchor below 2^51, every value within 2^25 of it (this anchor's, the
+	// points') is an integer below 2^52 and every sum is exact: then no value needs a look;
+	// otherwise each must read back bit for bit.
+	exact := math.Abs(was.v) < 1<<51 && was.v == float64(int64(was.v))
+	n := len(s.words) - used
+	for i := range n {
+		w := s.words[used+i]
+		ndv := shortDiff(w) - dv
+		if w&longBit != 0 || ndv < shortDvMin || ndv > shortDvMax ||
+			!exact && math.Float64bits(s.anchor.v+float64(ndv)) != math.Float64bits(was.v+float64(shortDiff(w))) {
+			s.rewriteRest(i, used+i, was)
+			return
+		}
+		s.words[i] = uint64(int64(w>>shortDv)-dt)<<shortDv | uint64(ndv)&(1<<shortDv-1)
+	}
+	s.words = s.words[:n]
+}
+
+// rewriteRest writes the points from word from, read against was, again against the anchor,
+// after the k words before them that are written against it already (k < from).
+func (s *series) rewriteRest(k, from int, was reading) {
+	// A point is written in no more words than before (it is nearer the new anchor) unless its
+	// value moved away from it (a reset, or values out of order): then in new memory.
+	grows, n := false, k
+	var enc [3]uint64
+	for i := from; i < len(s.words); {
+		r, next := s.at(i, was)
+		size := len(s.appendPoint(enc[:0], r))
+		grows = grows || size > next-i
+		n += size
+		i = next
+	}
+	if n > 0 && cap(s.words) >= 2*n+2 {
+		grows = true // the unprimed points took two words each: give the memory back
+	}
+	dst := s.words[:k]
+	if grows {
+		dst = append(make([]uint64, 0, n+1), s.words[:k]...)
+	}
+	for i := from; i < len(s.words); { // in place, the write never passes the read
+		r, next := s.at(i, was)
+		dst = s.appendPoint(dst, r)
+		i = next
+	}
+	s.words = dst
+}
+
+// shortDiff is a one-word point's value less its anchor's.
+func shortDiff(w uint64) int64 { return int64(w<<(64-shortDv)) >> (64 - shortDv) }

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// plainBuffer is the reorder buffer as it was before points took 16 bytes: 24-byte readings in
+// plainBuffer is the reorder buffer as it was before points became words: 24-byte readings in
 // one sorted slice, each with its start time. The compact buffer must answer as it does.
 type plainBuffer struct {
 	kind    pointKind
@@ -84,14 +84,32 @@ func (s *plainBuffer) takeSpan(end, span int64, sums *podSpan) int {
 	return taken
 }
 
+// wordForms counts the buffer's points by the words they take: one, two (time and value) or
+// three (with a start time of their own).
+func wordForms(s *series) (forms [4]int) {
+	for i := 0; i < len(s.words); {
+		_, next := s.at(i, s.anchor)
+		forms[next-i]++
+		i = next
+	}
+	return forms
+}
+
+// sameReadings compares values bit for bit: a -0 read back as 0 is a different point.
+func sameReadings(a, b []reading) bool {
+	return slices.EqualFunc(a, b, func(x, y reading) bool {
+		return x.ts == y.ts && x.start == y.start && math.Float64bits(x.v) == math.Float64bits(y.v)
+	})
+}
+
 // The compact reorder buffer gives the same results as a plain sorted buffer of full readings,
 // for every kind of point, under reordering, duplicates, points older than the anchor, counter
-// restarts (new start times, in and out of order), deltas (a start time per point) and a full
-// buffer.
+// restarts (new start times, in and out of order), deltas (a start time per point), values at
+// and past what one word holds, and a full buffer.
 func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 	const span = int64(10e9)
 	rng := rand.New(rand.NewPCG(9, 12))
-	wideSeen := false
+	var seen [4]int
 	for trial := range 3000 {
 		kind := pointKind(trial % 3)
 		s := &series{kind: kind, inbound: trial%2 == 0}
@@ -129,8 +147,15 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 					pointStart = start - 7e9 // a point of an older life, out of order
 				}
 				v := float64(rng.IntN(1_000_000))
-				if rng.IntN(10) == 0 {
+				switch rng.IntN(20) {
+				case 0, 1:
 					v = rng.Float64() * 1e12
+				case 2, 3: // at and just past the one-word value difference, either side
+					v = ref.anchor.v + float64([]int{shortDvMax, shortDvMax + 1, shortDvMin, shortDvMin - 1}[rng.IntN(4)])
+				case 4:
+					v = math.Copysign(0, -1)
+				case 5: // integers past float64's 2^53: not every difference reads back exactly
+					v = 1<<53 + float64(rng.IntN(64))
 				}
 				r := reading{ts: ts, start: pointStart, v: v}
 				latest := r.ts > newest // as ingest knows it: later than any point the pod took
@@ -141,43 +166,96 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 					newest = max(newest, ref.buf[len(ref.buf)-1].ts)
 				}
 			}
-			if got := slices.Collect(s.points()); !slices.Equal(got, ref.buf) || int(s.count) != len(ref.buf) {
+			if got := slices.Collect(s.points()); !sameReadings(got, ref.buf) || int(s.count) != len(ref.buf) {
 				t.Fatalf("trial %d op %d: buffer %+v (count %d), want %+v", trial, op, got, s.count, ref.buf)
 			}
-			if len(s.slots) > int(s.count) {
-				wideSeen = true
+			forms := wordForms(s)
+			for k, n := range forms {
+				seen[k] += n
 			}
-			if len(s.slots) > 0 && s.firstTime() != ref.buf[0].ts {
+			if len(s.words) > 0 && s.firstTime() != ref.buf[0].ts {
 				t.Fatalf("trial %d op %d: first time %d, want %d", trial, op, s.firstTime(), ref.buf[0].ts)
 			}
 		}
 	}
-	if !wideSeen {
-		t.Error("no point ever carried its own start time: the test does not reach that path")
+	if seen[1] == 0 || seen[2] == 0 || seen[3] == 0 {
+		t.Errorf("points in one, two, three words: %v; the test does not reach every form", seen[1:])
 	}
 }
 
-// A counter's points take 16 bytes each while their start time is the series', and the series
-// goes back to that once the points of an older start are taken.
-func TestReorderBufferSlots(t *testing.T) {
+// A counter's points take one word each once the series is primed and while they share its
+// start time; the words are written again as the anchor moves, and the memory the unprimed
+// points took is given back.
+func TestReorderBufferWords(t *testing.T) {
 	s := &series{kind: cumulativePoint}
 	const t0, life1, life2 = int64(1_000e9), int64(1), int64(2)
 	for i := range int64(4) {
-		s.offer(reading{ts: t0 + i*10e9, start: life1, v: float64(i)}, true)
+		s.offer(reading{ts: t0 + i*10e9, start: life1, v: float64(1000 * i)}, true)
 	}
-	if len(s.slots) != 4 {
-		t.Fatalf("4 points of one life take %d slots, want 4", len(s.slots))
-	}
-	s.offer(reading{ts: t0 + 40e9, start: life2, v: 0}, true) // the counter restarted
-	if len(s.slots) != 9 || s.start != life2 {
-		t.Fatalf("after a restart: %d slots, start %d; want 9 (4 points of the old life with their start), %d", len(s.slots), s.start, life2)
+	if got := wordForms(s); got != [4]int{0, 0, 4, 0} {
+		t.Fatalf("4 points before the series is primed: forms %v, want 4 of two words", got[1:])
 	}
 	var sums podSpan
-	s.takeSpan(t0+40e9, 10e9, &sums) // the old life's points
-	if len(s.slots) != 1 || s.count != 1 {
-		t.Fatalf("after taking the old life: %d slots for %d points, want 1", len(s.slots), s.count)
+	s.takeSpan(t0+1, 10e9, &sums) // the first point primes
+	if got := wordForms(s); got != [4]int{0, 3, 0, 0} || cap(s.words) != 4 {
+		t.Fatalf("after priming: forms %v, capacity %d; want 3 of one word in 4", got[1:], cap(s.words))
 	}
-	if got := math.Float64bits(sums.in + sums.out); got != math.Float64bits(3) {
-		t.Errorf("the old life's increase: %v, want 3", sums.in+sums.out)
+	s.offer(reading{ts: t0 + 40e9, start: life2, v: 5}, true) // the counter restarted
+	if got := wordForms(s); got != [4]int{0, 1, 0, 3} || s.start != life2 {
+		t.Fatalf("after a restart: forms %v, start %d; want the old life's 3 points with their start, %d",
+			got[1:], s.start, life2)
+	}
+	sums = podSpan{}
+	s.takeSpan(t0+40e9, 10e9, &sums) // the old life's points
+	if got := wordForms(s); got != [4]int{0, 1, 0, 0} || s.count != 1 {
+		t.Fatalf("after taking the old life: forms %v for %d points, want one of one word", got[1:], s.count)
+	}
+	if got := sums.in + sums.out; got != 3000 {
+		t.Errorf("the old life's increase: %v, want 3000", got)
+	}
+
+	// What one word holds, against an anchor at t0 and 2^40.
+	s = &series{kind: cumulativePoint, primed: true, anchor: reading{ts: t0, start: life1, v: 1 << 40}}
+	for _, c := range []struct {
+		name  string
+		dt    int64
+		v     float64
+		words int
+	}{
+		{"the largest time step", shortDtMax, 1<<40 + 1, 1},
+		{"past the largest time step", shortDtMax + 1, 1<<40 + 1, 2},
+		{"the largest increase", 1, 1<<40 + shortDvMax, 1},
+		{"past the largest increase", 1, 1<<40 + shortDvMax + 1, 2},
+		{"the largest decrease", 1, 1<<40 + shortDvMin, 1},
+		{"past the largest decrease", 1, 1<<40 + shortDvMin - 1, 2},
+		{"a fraction", 1, 1<<40 + 0.5, 2},
+	} {
+		s.words, s.count, s.start = nil, 0, life1
+		r := reading{ts: t0 + c.dt, start: life1, v: c.v}
+		s.offer(r, true)
+		if got := slices.Collect(s.points()); len(s.words) != c.words || !sameReadings(got, []reading{r}) {
+			t.Errorf("%s: %d words reading back %+v, want %d reading back %+v", c.name, len(s.words), got, c.words, r)
+		}
+	}
+	// Values with fractions: each point reads back exactly against the first anchor, but the
+	// second point, shifted by the first's difference, would not against the next one.
+	a := 0.0008213655525960464
+	s = &series{kind: cumulativePoint, primed: true, anchor: reading{ts: t0, start: life1, v: a}, start: life1}
+	next, later := reading{ts: t0 + 1, start: life1, v: a - 12469024}, reading{ts: t0 + 2, start: life1, v: a + 3191924}
+	s.offer(next, true)
+	s.offer(later, true)
+	if got := wordForms(s); got != [4]int{0, 2, 0, 0} {
+		t.Fatalf("fractional points: forms %v, want 2 of one word", got[1:])
+	}
+	s.takeSpan(t0+2, 10e9, &sums)
+	if got := slices.Collect(s.points()); !sameReadings(got, []reading{later}) {
+		t.Errorf("after the anchor moved: %+v, want %+v", got, later)
+	}
+
+	s.anchor.v = 0 // a -0 differs from the anchor's 0 by nothing, but does not read back as itself
+	s.words, s.count = nil, 0
+	s.offer(reading{ts: t0 + 10, start: life1, v: math.Copysign(0, -1)}, true)
+	if len(s.words) != 2 {
+		t.Errorf("-0 after 0 takes %d words, want 2", len(s.words))
 	}
 }
