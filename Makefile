@@ -69,13 +69,14 @@ bench-collector: collector tools
 	K8SNETIO_COLLECTOR=$(abspath $(COLLECTOR)) K8SNETIO_BIN=$(abspath $(BIN_DIR)) \
 		$(GO) test -run '^$$' -bench '^BenchmarkCollector$$' -benchtime $(BENCHSCRAPES)x -count $(BENCHCOUNT) -timeout 60m ./e2e/
 
-## fuzz: fuzz the ingest path and the two file parsers, FUZZTIME each (make test runs only their seeds)
+## fuzz: fuzz the ingest path, the two file parsers and the uid parser, FUZZTIME each (make test runs only their seeds)
 FUZZTIME ?= 1m
 # Go minimizes each new input for up to a minute by default: the ingest fuzzer, whose inputs are
 # whole OTLP requests, then spent its whole time minimizing and ran a dozen new inputs a minute.
 FUZZ_RUN = $(GO) test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 fuzz:
 	$(FUZZ_RUN) -fuzz '^FuzzConsumeMetrics$$' ./internal/engine/
+	$(FUZZ_RUN) -fuzz '^FuzzParseUID$$' ./internal/engine/
 	$(FUZZ_RUN) -fuzz '^FuzzParse$$' ./internal/baseline/
 	$(FUZZ_RUN) -fuzz '^FuzzReadCSV$$' ./internal/learn/
 

@@ -42,7 +42,7 @@ func hexWord(x uint64) (uint32, bool) {
 	digit := atLeast('0') &^ atLeast('9'+1)
 	letter := atLeast('a') &^ atLeast('f'+1)
 	valid := x&highs == 0 && digit|letter == highs
-	v := x&(0x0f*ones) + (x>>6&ones)*9 // a digit's value: '0'-'9' are 0x3_, 'a'-'f' 0x6_ (bit 6) less 9
+	v := x&(0x0f*ones) + (x>>6&ones)*9 // its low four bits, plus 9 for a letter ('a' is 0x61: bit 6)
 	v = (v<<4 | v>>8) & 0x00ff00ff00ff00ff
 	v = (v | v>>8) & 0x0000ffff0000ffff
 	v = v | v>>16
