@@ -142,14 +142,16 @@ func (e *Engine) snapshot() []sourceState {
 		}
 		for _, p := range src.pods {
 			ps := podState{UID: p.uid(), Cluster: p.cluster(), Namespace: p.namespace(), Name: p.name(),
-				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.series)),
-				PeerWindow: p.peerWindow, PeerCounted: p.peerCounted}
+				ScoredThrough: p.scoredThrough, LastSeen: p.lastSeen, Series: make([]seriesState, len(p.allSeries()))}
+			if p.peers != nil {
+				ps.PeerWindow, ps.PeerCounted = p.peers.window, true
+			}
 			if rec := p.profileState(); rec != nil {
 				ps.Trail = rec.trail.Snapshot()
 				ps.RecentIn, ps.RecentOut = rec.recentIn.Snapshot(), rec.recentOut.Snapshot()
 			}
-			for i := range p.series {
-				s := &p.series[i]
+			for i, all := 0, p.allSeries(); i < len(all); i++ {
+				s := &all[i]
 				ss := seriesState{Interface: s.iface(), Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state(s.kind)}
 				for r := range s.points() {
 					ss.Buffer = append(ss.Buffer, r.state(s.kind))
@@ -324,8 +326,9 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 	for _, p := range pods {
 		src.pods = append(src.pods, p)
 		e.pods.add(p)
-		if p.peerCounted {
-			e.peers.of(p.peerWindow, p.key()).total++ // the peer counts are the sums of the pods' parts
+		if p.peers != nil { // the window it was counted in, alone till now
+			p.peers = e.peers.of(p.peers.window, p.key())
+			p.peers.total++ // the peer counts are the sums of the pods' parts
 		}
 	}
 	for start, groups := range src.windows.open {
@@ -363,7 +366,10 @@ func (e *Engine) restorePod(ps *podState, src *source) (*pod, error) {
 	}
 	g := groupKey{cluster: ps.Cluster, node: src.name, pod: ps.Name, namespace: ps.Namespace, service: e.namer.service(ps.Name)}
 	p := newPod(ps.UID, g, src)
-	p.scoredThrough, p.lastSeen, p.peerWindow, p.peerCounted = ps.ScoredThrough, ps.LastSeen, ps.PeerWindow, ps.PeerCounted
+	p.scoredThrough, p.lastSeen = ps.ScoredThrough, ps.LastSeen
+	if ps.PeerCounted {
+		p.peers = &peerCount{window: ps.PeerWindow} // the engine's count for it once the source is restored
+	}
 	if e.exclude.match(g) {
 		if e.observer == nil || e.cfg.Learn.Exclude {
 			return nil, nil

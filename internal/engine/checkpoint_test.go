@@ -314,10 +314,10 @@ func TestRestoreSeriesSplitsKinds(t *testing.T) {
 	if err := h.e.restoreSeries(p, ss); err != nil {
 		t.Fatal(err)
 	}
-	if len(p.series) != 2 || p.pending != 2 {
-		t.Fatalf("%d series, %d pending; want 2 and 2", len(p.series), p.pending)
+	if len(p.allSeries()) != 2 || p.pending != 2 {
+		t.Fatalf("%d series, %d pending; want 2 and 2", len(p.allSeries()), p.pending)
 	}
-	for _, s := range p.series {
+	for _, s := range p.allSeries() {
 		if s.count != 1 || (s.kind == cumulativePoint) != s.primed {
 			t.Errorf("series %+v", s)
 		}
@@ -346,8 +346,8 @@ func TestRestoreRaisesLastSeenToItsPoints(t *testing.T) {
 	defer h2.e.mu.Unlock()
 	points := 0
 	for p := range h2.e.pods.all() {
-		for i := range p.series {
-			s := &p.series[i]
+		for i := range p.allSeries() {
+			s := &p.allSeries()[i]
 			if s.primed && s.anchor.ts > p.lastSeen {
 				t.Errorf("%s: last seen %d before its anchor %d", p.ref, p.lastSeen, s.anchor.ts)
 			}

@@ -349,8 +349,8 @@ func TestInterfacesCapped(t *testing.T) {
 		t.Errorf("dropped %v, want series_limit %d", d, 80000-32)
 	}
 	p := h.e.pods.find(webPod.uid, "", "", "")
-	if len(p.series) != 32 || p.extra == nil || len(p.extra.index) != 32 {
-		t.Errorf("%d series, want 32 looked up in a map", len(p.series))
+	if len(p.allSeries()) != 32 || p.extra == nil || len(p.extra.index) != 32 {
+		t.Errorf("%d series, want 32 looked up in a map", len(p.allSeries()))
 	}
 	if s := p.seriesFor("if7", true, cumulativePoint, 32); s == nil || s.iface() != "if7" || !s.inbound {
 		t.Errorf("lookup of if7 receive gave %+v", s)

@@ -422,8 +422,9 @@ func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 		}
 		var sums podSpan
 		taken := 0
-		for i := range p.series {
-			taken += p.series[i].takeSpan(start+e.span, e.span, &sums)
+		all := p.allSeries()
+		for i := range all {
+			taken += all[i].takeSpan(start+e.span, e.span, &sums)
 		}
 		if taken == 0 {
 			return // cannot happen with the timestamps ingest and restore take; never loop on it
@@ -507,14 +508,10 @@ func (e *Engine) baselineGen(b *baseline.Baseline) uint32 {
 // countPeer counts the pod once among its service's pods scored in the span's window. The pod
 // keeps its window's count, so a span costs a map lookup only when the pod enters a new window.
 func (e *Engine) countPeer(p *pod, start int64) *peerCount {
-	if p.peerCounted && p.peers != nil && start >= p.peerWindow && start < p.peerWindow+p.src.windows.length {
-		return p.peers // still in the window it was counted in
+	if c := p.peers; c != nil && start >= c.window && start < c.window+p.src.windows.length {
+		return c // still in the window it was counted in
 	}
-	wstart := p.src.windows.startOf(start)
-	p.peers = e.peers.of(wstart, p.key())
-	if p.peerWindow != wstart || !p.peerCounted {
-		p.peerWindow, p.peerCounted = wstart, true
-		p.peers.total++
-	}
+	p.peers = e.peers.of(p.src.windows.startOf(start), p.key())
+	p.peers.total++
 	return p.peers
 }

@@ -56,8 +56,8 @@ func FuzzConsumeMetrics(f *testing.F) {
 			t.Errorf("%d pods tracked, limit 4", h.e.pods.len())
 		}
 		for p := range h.e.pods.all() {
-			if len(p.series) > 4 {
-				t.Errorf("pod %s has %d series, limit 4", p.ref, len(p.series))
+			if len(p.allSeries()) > 4 {
+				t.Errorf("pod %s has %d series, limit 4", p.ref, len(p.allSeries()))
 			}
 			if !validPodName(p.name()) || !validClusterName(p.cluster()) {
 				t.Errorf("pod %q of cluster %q tracked", p.name(), p.cluster())

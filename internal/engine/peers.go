@@ -15,6 +15,7 @@ type peerKey struct {
 // the count threshold: when most replicas shift together it is a deploy or a load change, not a
 // compromised pod.
 type peerCount struct {
+	window           int64 // its window's start
 	total, anomalous int
 	shiftReported    bool // the recommended profile's one record for a service-wide shift is out
 }
@@ -25,7 +26,7 @@ func (pc peerCounts) of(window int64, key string) *peerCount {
 	k := peerKey{window, key}
 	c := pc[k]
 	if c == nil {
-		c = &peerCount{}
+		c = &peerCount{window: window}
 		pc[k] = c
 	}
 	return c

@@ -19,15 +19,15 @@ type pod struct {
 	baseGen  uint32 // the engine's baseline generation baseRow was looked up in
 	baseRow  int32  // the key's row in that baseline
 	pending  int32  // points waiting in the series' reorder buffers
-	nsLen    uint16 // the namespace's length in ref (at most 63)
+	nsLen    uint8  // the namespace's length in ref (at most 63)
+	nInline  uint8  // the series in inline
 	excluded bool   // kept for learning only: never scored
 
-	peerCounted bool
-	peerWindow  int64      // the window this pod was last counted in among its service's pods
-	peers       *peerCount // that window's count, once looked up
+	peers *peerCount // the count of the window this pod was last counted in among its service's pods
 
-	series []series  // in inline while a pod has two (receive and transmit of one interface)
-	inline [2]series // in the pod's own allocation: one less pointer to chase per point
+	// A pod's series are in inline while it has two (receive and transmit of one interface),
+	// in its own allocation: one less pointer to chase per point. See allSeries.
+	inline [2]series
 
 	scoredThrough int64 // spans ending at or before it are scored: their points are late
 	lastSeen      int64 // Unix ns of the newest point
@@ -39,9 +39,10 @@ type pod struct {
 // recommended profile's state, the series index of a pod with many series, and the nameKey of a
 // pod without a canonical uid.
 type podExtra struct {
-	rec   *podProfile
-	index map[seriesKey]int
-	key   string
+	rec    *podProfile
+	index  map[seriesKey]int
+	key    string
+	series []series // every series of a pod with more than two
 }
 
 // podProfile is the recommended profile's per-pod state: the anomalous spans of the last
@@ -53,7 +54,7 @@ type podProfile struct {
 
 // newPod is a pod of group g on source src, keyed by uid (a canonical uid) or else by nameKey.
 func newPod(uid string, g groupKey, src *source) *pod {
-	p := &pod{ref: g.namespace + "/" + g.pod, nsLen: uint16(len(g.namespace)),
+	p := &pod{ref: g.namespace + "/" + g.pod, nsLen: uint8(len(g.namespace)),
 		svcKey: unique.Make(g.cluster + ":" + g.service), src: src}
 	var ok bool
 	if p.id, ok = parseUID(uid); !ok {
@@ -150,6 +151,14 @@ func (p *pod) uid() string {
 	return p.extra.key
 }
 
+// allSeries are the pod's series.
+func (p *pod) allSeries() []series {
+	if p.extra != nil && p.extra.series != nil {
+		return p.extra.series
+	}
+	return p.inline[:p.nInline]
+}
+
 // seriesIndexFrom is the series count from which a pod looks its series up in a map.
 const seriesIndexFrom = 8
 
@@ -158,13 +167,14 @@ const seriesIndexFrom = 8
 func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries int) *series {
 	k := seriesKey{iface, inbound, kind}
 	packed, n := packName(iface)
+	all := p.allSeries()
 	if p.extra != nil && p.extra.index != nil {
 		if i, ok := p.extra.index[k]; ok {
-			return &p.series[i]
+			return &all[i]
 		}
 	} else {
-		for i := range p.series {
-			s := &p.series[i]
+		for i := range all {
+			s := &all[i]
 			if s.inbound != inbound || s.kind != kind {
 				continue
 			}
@@ -177,27 +187,35 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 			}
 		}
 	}
-	if len(p.series) >= maxSeries {
+	if len(all) >= maxSeries {
 		return nil
 	}
-	if p.series == nil {
-		p.series = p.inline[:0] // a pod is only ever used by pointer, so this never dangles
-	}
-	p.series = append(p.series, series{name: unique.Make(iface), packed: packed, packedLen: n, inbound: inbound, kind: kind})
-	switch n := len(p.series); {
-	case n == seriesIndexFrom:
+	s := series{name: unique.Make(iface), packed: packed, packedLen: n, inbound: inbound, kind: kind}
+	switch {
+	case int(p.nInline) < len(p.inline) && (p.extra == nil || p.extra.series == nil):
+		p.inline[p.nInline] = s
+		p.nInline++
+	case p.extra != nil && p.extra.series != nil:
+		p.extra.series = append(p.extra.series, s)
+	default: // a third series: they all move out of the pod
 		if p.extra == nil {
 			p.extra = &podExtra{}
 		}
+		p.extra.series = append(append(make([]series, 0, 2*len(p.inline)), p.inline[:]...), s)
+		p.inline, p.nInline = [2]series{}, 0
+	}
+	all = p.allSeries()
+	switch n := len(all); {
+	case n == seriesIndexFrom:
 		p.extra.index = make(map[seriesKey]int, 2*n)
-		for i := range p.series {
-			s := &p.series[i]
+		for i := range all {
+			s := &all[i]
 			p.extra.index[seriesKey{s.iface(), s.inbound, s.kind}] = i
 		}
 	case n > seriesIndexFrom:
 		p.extra.index[k] = n - 1
 	}
-	return &p.series[len(p.series)-1]
+	return &all[len(all)-1]
 }
 
 // notPacked is the packedLen of a name longer than 8 bytes.
@@ -234,8 +252,9 @@ type podSpan struct {
 func (p *pod) firstBuffered() (int64, bool) {
 	var first int64
 	found := false
-	for i := range p.series {
-		if s := &p.series[i]; s.count > 0 {
+	all := p.allSeries()
+	for i := range all {
+		if s := &all[i]; s.count > 0 {
 			if t := s.firstTime(); !found || t < first {
 				first, found = t, true
 			}

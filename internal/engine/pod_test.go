@@ -1,6 +1,9 @@
 package engine
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 // TestSeriesForNames: a series is found by its interface's exact name, whether the name is packed
 // (up to 8 bytes) or not, and names that differ in any byte, in length only, or by a NUL are
@@ -18,8 +21,8 @@ func TestSeriesForNames(t *testing.T) {
 			}
 		}
 	}
-	if len(p.series) != 2*len(names) {
-		t.Fatalf("%d series for %d names and 2 directions", len(p.series), len(names))
+	if len(p.allSeries()) != 2*len(names) {
+		t.Fatalf("%d series for %d names and 2 directions", len(p.allSeries()), len(names))
 	}
 	// On a pod with few series (found by scan), every pair of names is two series.
 	for _, a := range names {
@@ -27,8 +30,8 @@ func TestSeriesForNames(t *testing.T) {
 			r := &pod{}
 			sa := r.seriesFor(a, true, cumulativePoint, 100)
 			sb := r.seriesFor(b, true, cumulativePoint, 100)
-			if (a == b) != (sa == sb) || len(r.series) != map[bool]int{true: 1, false: 2}[a == b] {
-				t.Errorf("names %q and %q: %d series", a, b, len(r.series))
+			if (a == b) != (sa == sb) || len(r.allSeries()) != map[bool]int{true: 1, false: 2}[a == b] {
+				t.Errorf("names %q and %q: %d series", a, b, len(r.allSeries()))
 			}
 		}
 	}
@@ -39,8 +42,8 @@ func TestSeriesForNames(t *testing.T) {
 		q.seriesFor(n, true, cumulativePoint, 100)
 	}
 	for _, pp := range []*pod{p, q} {
-		for i := range pp.series {
-			s := &pp.series[i]
+		for i := range pp.allSeries() {
+			s := &pp.allSeries()[i]
 			if got := pp.seriesFor(s.iface(), s.inbound, s.kind, 100); got != s {
 				t.Errorf("seriesFor(%q) found the series of %q", s.iface(), got.iface())
 			}
@@ -49,5 +52,13 @@ func TestSeriesForNames(t *testing.T) {
 			}
 			made[s] = s.iface()
 		}
+	}
+}
+
+// A pod with its two inline series stays in the runtime's 256-byte size class: every field added
+// to it costs a tracked pod 32 bytes more, not the field's size.
+func TestPodFitsIts256ByteClass(t *testing.T) {
+	if size := unsafe.Sizeof(pod{}); size > 256 {
+		t.Errorf("a pod is %d bytes, more than 256", size)
 	}
 }
