@@ -1,10 +1,5 @@
 package engine
 
-import (
-	"iter"
-	"maps"
-)
-
 // podID is the 16 bytes of a k8s.pod.uid written as Kubernetes writes it, a lowercase RFC 4122
 // UUID (xxxxxxxx-xxxx-xxxx-[89ab]xxx-xxxxxxxxxxxx). A pod so keyed keeps no copy of its uid: it
 // is written again from these bytes when saved.
@@ -116,21 +111,5 @@ func (x *podIndex) remove(p *pod) {
 		delete(x.byName, p.extra.key)
 	} else {
 		delete(x.byUID, p.id)
-	}
-}
-
-// all is every indexed pod, in no order.
-func (x *podIndex) all() iter.Seq[*pod] {
-	return func(yield func(*pod) bool) {
-		for p := range maps.Values(x.byUID) {
-			if !yield(p) {
-				return
-			}
-		}
-		for p := range maps.Values(x.byName) {
-			if !yield(p) {
-				return
-			}
-		}
 	}
 }

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"iter"
+	"maps"
 	"regexp"
 	"slices"
 	"testing"
@@ -93,5 +95,21 @@ func TestPodsByUIDBytesAndByName(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(uids, want) {
 		t.Errorf("restored uids %q, want %q", uids, want)
+	}
+}
+
+// all is every indexed pod, in no order (for tests: the engine never walks every pod).
+func (x *podIndex) all() iter.Seq[*pod] {
+	return func(yield func(*pod) bool) {
+		for p := range maps.Values(x.byUID) {
+			if !yield(p) {
+				return
+			}
+		}
+		for p := range maps.Values(x.byName) {
+			if !yield(p) {
+				return
+			}
+		}
 	}
 }
