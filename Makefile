@@ -8,7 +8,7 @@ OCB       := $(BIN_DIR)/ocb-$(OCB_VERSION)
 COLLECTOR := $(BUILD_DIR)/otelcol-k8snetio
 PKGS      := ./...
 
-.PHONY: all test vet fmt-check browser-check unit e2e bench bench-collector fuzz generate collector tools demo clean
+.PHONY: all test vet fmt-check browser-check unit e2e bench bench-compare bench-collector fuzz generate collector tools demo clean
 
 all: test
 
@@ -60,6 +60,13 @@ bench:
 	$(BENCH_RUN) '^BenchmarkEngineOverFloor$$/^pods=(1000|10000)$$' -benchtime 60x
 	$(BENCH_RUN) '^BenchmarkEngineOverFloor$$/^pods=100000$$' -benchtime 6x
 	$(GO) test -run '^$$' -count $(BENCHCOUNT) ./e2e/ -bench '^BenchmarkProcessorOnKubeletstats$$' -benchtime 40x
+
+## bench-compare: this tree's engine and processor against commit BASE's (default the one before
+## HEAD), their benchmark binaries in turns, RUNS times each: the medians of their ratios to the floor
+BASE ?= HEAD~1
+RUNS ?= 5
+bench-compare:
+	GO=$(GO) scripts/bench-compare $(BASE) $(RUNS)
 
 ## bench-collector: the built collector as a gateway with and without the component, fed what
 ## kubeletstats sends for 10 000 pods (CPU time from /proc, so the sender is not counted); about
