@@ -2,7 +2,6 @@ package engine
 
 import (
 	"math"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -219,7 +218,7 @@ func (e *Engine) resolvePod(attrs pcommon.Map) (*pod, DropReason) {
 		e.warnOnce(DropInvalidName, "Points dropped: a pod, namespace, node, cluster name or uid is not of the form Kubernetes allows")
 		return nil, DropInvalidName
 	}
-	p, err := e.newPod(strings.Clone(uid), name, namespace, cluster, node) // not a view into the batch
+	p, err := e.newPod(uid, name, namespace, cluster, node)
 	return p, err
 }
 

@@ -58,7 +58,8 @@ func newPod(uid string, g groupKey, src *source) *pod {
 		svcKey: unique.Make(g.cluster + ":" + g.service), src: src}
 	var ok bool
 	if p.id, ok = parseUID(uid); !ok {
-		p.extra = &podExtra{key: nameKey(uid, g.cluster, g.namespace, g.pod)}
+		// A uid of its own copy, not a view into the batch (as it is in a benchmark).
+		p.extra = &podExtra{key: nameKey(strings.Clone(uid), g.cluster, g.namespace, g.pod)}
 	}
 	return p
 }
