@@ -193,11 +193,11 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 	}
 	s := series{name: unique.Make(iface), packed: packed, packedLen: n, inbound: inbound, kind: kind}
 	switch {
-	case int(p.nInline) < len(p.inline) && (p.extra == nil || p.extra.series == nil):
-		p.inline[p.nInline] = s
-		p.nInline++
 	case p.extra != nil && p.extra.series != nil:
 		p.extra.series = append(p.extra.series, s)
+	case int(p.nInline) < len(p.inline):
+		p.inline[p.nInline] = s
+		p.nInline++
 	default: // a third series: they all move out of the pod
 		if p.extra == nil {
 			p.extra = &podExtra{}
