@@ -152,7 +152,11 @@ func (e *Engine) snapshot() []sourceState {
 			}
 			for i, all := 0, p.allSeries(); i < len(all); i++ {
 				s := &all[i]
-				ss := seriesState{Interface: s.iface(), Inbound: s.inbound, Primed: s.primed, Anchor: s.anchor.state(s.kind)}
+				anchor := reading{} // a series not primed has only its points' start there
+				if s.primed {
+					anchor = s.anchor
+				}
+				ss := seriesState{Interface: s.iface(), Inbound: s.inbound, Primed: s.primed, Anchor: anchor.state(s.kind)}
 				for r := range s.points() {
 					ss.Buffer = append(ss.Buffer, r.state(s.kind))
 				}

@@ -124,11 +124,12 @@ type series struct {
 	primed    bool  // anchor is set
 	count     uint8 // points in the reorder buffer
 
-	// anchor is the last point whose increase was taken, the base of the next increase.
+	// anchor is the last point whose increase was taken, the base of the next increase. Its
+	// start is also that of every buffered point that does not carry its own; before a counter
+	// is primed, only that start is set.
 	anchor reading
 	// The reorder buffer (reorder.go): the points not taken yet, in time order, so that points
 	// arriving out of order are put back in order before increases are taken.
-	start int64    // the start time of every buffered point that does not carry its own
 	words []uint64 // the buffered points, one to three words each
 }
 

@@ -7,7 +7,7 @@ import (
 
 // A series' reorder buffer holds the points that wait for lateness, the largest part of the
 // engine's memory (five points a series at a 10 s scrape with the default 30 s lateness). Its
-// points are words. A counter's point takes one word when it shares the series' start time and
+// points are words. A counter's point takes one word when it shares its anchor's start time and
 // lies near the series' anchor: at most 137 s later, its value an integer within 2^25 of the
 // anchor's, as a kubelet counter's points are. Any other point takes two words (time, value),
 // or three with a start time of its own (a counter reset arriving out of order, or a delta).
@@ -42,9 +42,9 @@ const maxBuffered = 64
 // word of the next point.
 func (s *series) at(i int, anchor reading) (reading, int) {
 	if w := s.words[i]; w&longBit == 0 {
-		return reading{ts: anchor.ts + int64(w>>shortDv), start: s.start, v: anchor.v + float64(shortDiff(w))}, i + 1
+		return reading{ts: anchor.ts + int64(w>>shortDv), start: anchor.start, v: anchor.v + float64(shortDiff(w))}, i + 1
 	}
-	return readLong(s.words, i, s.start)
+	return readLong(s.words, i, anchor.start)
 }
 
 // readLong reads the point of two or three words at word i of words; start is the start time of
@@ -64,7 +64,7 @@ func (s *series) appendPoint(w []uint64, r reading) []uint64 {
 	if word, ok := s.short(r); ok {
 		return append(w, word)
 	}
-	if r.start != s.start {
+	if r.start != s.anchor.start {
 		return append(w, longBit|ownStart|uint64(r.ts), math.Float64bits(r.v), uint64(r.start))
 	}
 	return append(w, longBit|uint64(r.ts), math.Float64bits(r.v))
@@ -76,7 +76,7 @@ func (s *series) appendPoint(w []uint64, r reading) []uint64 {
 func (s *series) short(r reading) (uint64, bool) {
 	dt, d := r.ts-s.anchor.ts, r.v-s.anchor.v
 	dv := int64(d)
-	ok := s.primed && r.start == s.start && uint64(dt-1) < shortDtMax && uint64(dv-shortDvMin) < 1<<shortDv &&
+	ok := s.primed && r.start == s.anchor.start && uint64(dt-1) < shortDtMax && uint64(dv-shortDvMin) < 1<<shortDv &&
 		float64(dv) == d && math.Float64bits(s.anchor.v+d) == math.Float64bits(r.v)
 	return uint64(dt)<<shortDv | uint64(dv)&(1<<shortDv-1), ok
 }
@@ -127,11 +127,12 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 		return bufferFull
 	}
 	switch {
+	case s.primed: // the anchor's start is the one its next increase is checked against
 	case s.count == 0:
-		s.start = r.start
-	case r.start != s.start && i == len(s.words):
-		// The newest point's start is the one the points to come share (a counter restarted):
-		// the points before it keep their old start in words of their own.
+		s.anchor.start = r.start
+	case r.start != s.anchor.start && i == len(s.words):
+		// The newest point's start is the one the points to come share: the points before it
+		// keep theirs in words of their own.
 		s.rewrite(r.start)
 		i = len(s.words)
 	}
@@ -158,12 +159,13 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	return buffered
 }
 
-// rewrite writes the buffered points again, in new memory, with start as the series' start.
+// rewrite writes the buffered points of a series that is not primed again, in new memory, with
+// start as the start they share.
 func (s *series) rewrite(start int64) {
 	old := *s // its words read with its start
-	s.words, s.start = make([]uint64, 0, len(old.words)+2*int(s.count)), start
+	s.words, s.anchor.start = make([]uint64, 0, len(old.words)+2*int(s.count)), start
 	for i := 0; i < len(old.words); {
-		r, next := old.at(i, s.anchor)
+		r, next := old.at(i, old.anchor)
 		s.words = s.appendPoint(s.words, r)
 		i = next
 	}
@@ -182,9 +184,9 @@ func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 		var r reading
 		next := used + 1
 		if w := s.words[used]; w&longBit == 0 { // at, inlined: it runs for every point
-			r = reading{ts: was.ts + int64(w>>shortDv), start: s.start, v: was.v + float64(shortDiff(w))}
+			r = reading{ts: was.ts + int64(w>>shortDv), start: was.start, v: was.v + float64(shortDiff(w))}
 		} else {
-			r, next = readLong(s.words, used, s.start)
+			r, next = readLong(s.words, used, was.start)
 		}
 		if r.ts >= end {
 			break

@@ -124,7 +124,7 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 				end := clock - rng.Int64N(40e9) + 5e9
 				var got, want podSpan
 				n, wantN := s.takeSpan(end, span, &got), ref.takeSpan(end, span, &want)
-				if n != wantN || got != want || s.primed != ref.primed || s.anchor != ref.anchor {
+				if n != wantN || got != want || s.primed != ref.primed || s.primed && s.anchor != ref.anchor {
 					t.Fatalf("trial %d op %d takeSpan(%d): %d %+v anchor %+v, want %d %+v anchor %+v",
 						trial, op, end, n, got, s.anchor, wantN, want, ref.anchor)
 				}
@@ -201,17 +201,26 @@ func TestReorderBufferWords(t *testing.T) {
 		t.Fatalf("after priming: forms %v, capacity %d; want 3 of one word in 4", got[1:], cap(s.words))
 	}
 	s.offer(reading{ts: t0 + 40e9, start: life2, v: 5}, true) // the counter restarted
-	if got := wordForms(s); got != [4]int{0, 1, 0, 3} || s.start != life2 {
-		t.Fatalf("after a restart: forms %v, start %d; want the old life's 3 points with their start, %d",
-			got[1:], s.start, life2)
+	if got := wordForms(s); got != [4]int{0, 3, 0, 1} || s.anchor.start != life1 {
+		t.Fatalf("after a restart: forms %v, anchor's start %d; want the old life's 3 points in one word and the new one with its start",
+			got[1:], s.anchor.start)
 	}
 	sums = podSpan{}
 	s.takeSpan(t0+40e9, 10e9, &sums) // the old life's points
-	if got := wordForms(s); got != [4]int{0, 1, 0, 0} || s.count != 1 {
-		t.Fatalf("after taking the old life: forms %v for %d points, want one of one word", got[1:], s.count)
+	if got := wordForms(s); got != [4]int{0, 0, 0, 1} || s.count != 1 {
+		t.Fatalf("after taking the old life: forms %v for %d points, want the new life's one point with its start", got[1:], s.count)
 	}
 	if got := sums.in + sums.out; got != 3000 {
 		t.Errorf("the old life's increase: %v, want 3000", got)
+	}
+	s.offer(reading{ts: t0 + 50e9, start: life2, v: 7}, true)
+	sums = podSpan{}
+	s.takeSpan(t0+50e9, 10e9, &sums) // the restart is the anchor now: its start is the one shared
+	if got := wordForms(s); got != [4]int{0, 1, 0, 0} || s.anchor.start != life2 {
+		t.Fatalf("after taking the restart: forms %v, anchor's start %d; want one point of one word, %d", got[1:], s.anchor.start, life2)
+	}
+	if got := sums.in + sums.out; got != 5 {
+		t.Errorf("the increase over the restart: %v, want 5 (the new life's count)", got)
 	}
 
 	// What one word holds, against an anchor at t0 and 2^40.
@@ -230,7 +239,7 @@ func TestReorderBufferWords(t *testing.T) {
 		{"past the largest decrease", 1, 1<<40 + shortDvMin - 1, 2},
 		{"a fraction", 1, 1<<40 + 0.5, 2},
 	} {
-		s.words, s.count, s.start = nil, 0, life1
+		s.words, s.count = nil, 0
 		r := reading{ts: t0 + c.dt, start: life1, v: c.v}
 		s.offer(r, true)
 		if got := slices.Collect(s.points()); len(s.words) != c.words || !sameReadings(got, []reading{r}) {
@@ -240,7 +249,7 @@ func TestReorderBufferWords(t *testing.T) {
 	// Values with fractions: each point reads back exactly against the first anchor, but the
 	// second point, shifted by the first's difference, would not against the next one.
 	a := 0.0008213655525960464
-	s = &series{kind: cumulativePoint, primed: true, anchor: reading{ts: t0, start: life1, v: a}, start: life1}
+	s = &series{kind: cumulativePoint, primed: true, anchor: reading{ts: t0, start: life1, v: a}}
 	next, later := reading{ts: t0 + 1, start: life1, v: a - 12469024}, reading{ts: t0 + 2, start: life1, v: a + 3191924}
 	s.offer(next, true)
 	s.offer(later, true)
