@@ -156,7 +156,7 @@ func (e *Engine) snapshot() []sourceState {
 				if s.primed {
 					anchor = s.anchor
 				}
-				ss := seriesState{Interface: s.iface(), Inbound: s.inbound, Primed: s.primed, Anchor: anchor.state(s.kind)}
+				ss := seriesState{Interface: p.iface(s), Inbound: s.inbound, Primed: s.primed, Anchor: anchor.state(s.kind)}
 				for r := range s.points() {
 					ss.Buffer = append(ss.Buffer, r.state(s.kind))
 				}

@@ -352,7 +352,7 @@ func TestInterfacesCapped(t *testing.T) {
 	if len(p.allSeries()) != 32 || p.extra == nil || len(p.extra.index) != 32 {
 		t.Errorf("%d series, want 32 looked up in a map", len(p.allSeries()))
 	}
-	if s := p.seriesFor("if7", true, cumulativePoint, 32); s == nil || s.iface() != "if7" || !s.inbound {
+	if s := p.seriesFor("if7", true, cumulativePoint, 32); s == nil || p.iface(s) != "if7" || !s.inbound {
 		t.Errorf("lookup of if7 receive gave %+v", s)
 	}
 }

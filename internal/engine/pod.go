@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 	"unique"
 
@@ -43,6 +44,7 @@ type podExtra struct {
 	index  map[seriesKey]int
 	key    string
 	series []series // every series of a pod with more than two
+	names  []string // the interface names longer than 8 bytes, by their series' packed
 }
 
 // podProfile is the recommended profile's per-pod state: the anomalous spans of the last
@@ -112,11 +114,10 @@ func (p *pod) group() groupKey {
 
 // series is one input stream of a pod: one interface, one direction, one kind of point (a
 // counter, deltas or a gauge; a sender that mixes them for one interface gets one series each).
-// It is 80 bytes, two of them in every pod.
+// It is 64 bytes, two of them in every pod.
 type series struct {
-	name unique.Handle[string] // the interface's name
-	// A name of up to 8 bytes packed in the series itself: the lookup of every point compares it
-	// without reading the name's bytes, which are in another allocation and a cache miss per point.
+	// The interface's name: up to 8 bytes packed in the series itself (the lookup of every point
+	// compares it without a cache miss), a longer one in the pod's extra.names at index packed.
 	packed    uint64
 	packedLen uint8 // len(name), or notPacked
 	inbound   bool
@@ -139,8 +140,17 @@ type reading struct {
 	v         float64
 }
 
-// iface is the series' interface name.
-func (s *series) iface() string { return s.name.Value() }
+// iface is the interface name of s, one of the pod's series.
+func (p *pod) iface(s *series) string {
+	if s.packedLen == notPacked {
+		return p.extra.names[s.packed]
+	}
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(s.packed >> (8 * i))
+	}
+	return string(b[:s.packedLen])
+}
 
 // uid is the pod's k8s.pod.uid, or "" for a pod known by its names.
 func (p *pod) uid() string {
@@ -184,7 +194,7 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 				if s.packedLen == n && s.packed == packed {
 					return s
 				}
-			} else if s.packedLen == notPacked && s.iface() == iface {
+			} else if s.packedLen == notPacked && p.extra.names[s.packed] == iface {
 				return s
 			}
 		}
@@ -192,7 +202,10 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 	if len(all) >= maxSeries {
 		return nil
 	}
-	s := series{name: unique.Make(iface), packed: packed, packedLen: n, inbound: inbound, kind: kind}
+	s := series{packed: packed, packedLen: n, inbound: inbound, kind: kind}
+	if n == notPacked {
+		s.packed = p.longName(iface)
+	}
 	switch {
 	case p.extra != nil && p.extra.series != nil:
 		p.extra.series = append(p.extra.series, s)
@@ -212,12 +225,25 @@ func (p *pod) seriesFor(iface string, inbound bool, kind pointKind, maxSeries in
 		p.extra.index = make(map[seriesKey]int, 2*n)
 		for i := range all {
 			s := &all[i]
-			p.extra.index[seriesKey{s.iface(), s.inbound, s.kind}] = i
+			p.extra.index[seriesKey{p.iface(s), s.inbound, s.kind}] = i
 		}
 	case n > seriesIndexFrom:
 		p.extra.index[k] = n - 1
 	}
 	return &all[len(all)-1]
+}
+
+// longName is the index of a name longer than 8 bytes in the pod's extra.names, where it is
+// kept (a copy: the name came from a batch) if it is not there already.
+func (p *pod) longName(name string) uint64 {
+	if p.extra == nil {
+		p.extra = &podExtra{}
+	}
+	if i := slices.Index(p.extra.names, name); i >= 0 {
+		return uint64(i)
+	}
+	p.extra.names = append(p.extra.names, strings.Clone(name))
+	return uint64(len(p.extra.names) - 1)
 }
 
 // notPacked is the packedLen of a name longer than 8 bytes.

@@ -16,7 +16,7 @@ func TestSeriesForNames(t *testing.T) {
 	for _, n := range names {
 		for _, in := range []bool{true, false} {
 			s := p.seriesFor(n, in, cumulativePoint, 100)
-			if s == nil || s.iface() != n || s.inbound != in {
+			if s == nil || p.iface(s) != n || s.inbound != in {
 				t.Fatalf("seriesFor(%q, %v) = %+v", n, in, s)
 			}
 		}
@@ -44,13 +44,13 @@ func TestSeriesForNames(t *testing.T) {
 	for _, pp := range []*pod{p, q} {
 		for i := range pp.allSeries() {
 			s := &pp.allSeries()[i]
-			if got := pp.seriesFor(s.iface(), s.inbound, s.kind, 100); got != s {
-				t.Errorf("seriesFor(%q) found the series of %q", s.iface(), got.iface())
+			if got := pp.seriesFor(pp.iface(s), s.inbound, s.kind, 100); got != s {
+				t.Errorf("seriesFor(%q) found the series of %q", pp.iface(s), pp.iface(got))
 			}
-			if other, ok := made[s]; ok && other != s.iface() {
-				t.Errorf("series reused for %q and %q", other, s.iface())
+			if other, ok := made[s]; ok && other != pp.iface(s) {
+				t.Errorf("series reused for %q and %q", other, pp.iface(s))
 			}
-			made[s] = s.iface()
+			made[s] = pp.iface(s)
 		}
 	}
 }
