@@ -114,7 +114,7 @@ func (p *pod) group() groupKey {
 
 // series is one input stream of a pod: one interface, one direction, one kind of point (a
 // counter, deltas or a gauge; a sender that mixes them for one interface gets one series each).
-// It is 64 bytes, two of them in every pod.
+// It is 88 bytes, two of them in every pod.
 type series struct {
 	// The interface's name: up to 8 bytes packed in the series itself (the lookup of every point
 	// compares it without a cache miss), a longer one in the pod's extra.names at index packed.
@@ -124,14 +124,17 @@ type series struct {
 	kind      pointKind
 	primed    bool  // anchor is set
 	count     uint8 // points in the reorder buffer
+	nWords    uint8 // the words in buf, while spill is nil
 
 	// anchor is the last point whose increase was taken, the base of the next increase. Its
 	// start is also that of every buffered point that does not carry its own; before a counter
 	// is primed, only that start is set.
 	anchor reading
 	// The reorder buffer (reorder.go): the points not taken yet, in time order, so that points
-	// arriving out of order are put back in order before increases are taken.
-	words []uint64 // the buffered points, one to three words each
+	// arriving out of order are put back in order before increases are taken, one to three words
+	// each (series.words). They are in buf while they fit, else in spill.
+	buf   [inlineWords]uint64
+	spill *[]uint64
 }
 
 // reading is one data point of a series.

@@ -3,6 +3,7 @@ package engine
 import (
 	"iter"
 	"math"
+	"unsafe"
 )
 
 // A series' reorder buffer holds the points that wait for lateness, the largest part of the
@@ -38,13 +39,47 @@ const (
 // maxBuffered bounds one series' reorder buffer; points wait in it for lateness plus a span.
 const maxBuffered = 64
 
-// at returns the point that starts at word i, a one-word point read against anchor, and the
-// word of the next point.
-func (s *series) at(i int, anchor reading) (reading, int) {
-	if w := s.words[i]; w&longBit == 0 {
+// inlineWords is the words a series holds in itself. A counter's points at a 10 s scrape with
+// the default 30 s lateness (at most five wait, one word each) never leave it.
+const inlineWords = 5
+
+// words are the buffered points' words: in the series, or spilled into memory of their own.
+func (s *series) words() []uint64 {
+	if s.spill != nil {
+		return *s.spill
+	}
+	return s.buf[:s.nWords]
+}
+
+// keep makes w the series' words: a slice of the series' own buf, or else spilled memory.
+func (s *series) keep(w []uint64) {
+	if len(w) == 0 || unsafe.SliceData(w) == &s.buf[0] {
+		s.nWords, s.spill = uint8(len(w)), nil
+		return
+	}
+	if s.spill == nil {
+		s.spill = new([]uint64)
+	}
+	*s.spill = w
+}
+
+// keepTaken keeps the words left after points were taken. Spilled words move back into the
+// series once few are left, not as soon as they fit: a flow that passes inlineWords at every
+// scrape would spill again at every scrape.
+func (s *series) keepTaken(w []uint64) {
+	if s.spill != nil && len(w) <= inlineWords/2 {
+		w = s.buf[:copy(s.buf[:], w)]
+	}
+	s.keep(w)
+}
+
+// at returns the point that starts at word i of words, a one-word point read against anchor,
+// and the word of the next point.
+func at(words []uint64, i int, anchor reading) (reading, int) {
+	if w := words[i]; w&longBit == 0 {
 		return reading{ts: anchor.ts + int64(w>>shortDv), start: anchor.start, v: anchor.v + float64(shortDiff(w))}, i + 1
 	}
-	return readLong(s.words, i, anchor.start)
+	return readLong(words, i, anchor.start)
 }
 
 // readLong reads the point of two or three words at word i of words; start is the start time of
@@ -84,8 +119,9 @@ func (s *series) short(r reading) (uint64, bool) {
 // points are the buffered points in time order.
 func (s *series) points() iter.Seq[reading] {
 	return func(yield func(reading) bool) {
-		for i := 0; i < len(s.words); {
-			r, next := s.at(i, s.anchor)
+		w := s.words()
+		for i := 0; i < len(w); {
+			r, next := at(w, i, s.anchor)
 			if !yield(r) {
 				return
 			}
@@ -96,10 +132,11 @@ func (s *series) points() iter.Seq[reading] {
 
 // firstTime is the time of the oldest buffered point; the buffer must not be empty.
 func (s *series) firstTime() int64 {
-	if w := s.words[0]; w&longBit == 0 {
+	w := s.words()[0]
+	if w&longBit == 0 {
 		return s.anchor.ts + int64(w>>shortDv)
 	}
-	return int64(s.words[0] &^ (longBit | ownStart))
+	return int64(w &^ (longBit | ownStart))
 }
 
 // offer puts a point into the series' reorder buffer at its place in time. latest says the point
@@ -109,12 +146,13 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	if s.primed && r.ts <= s.anchor.ts {
 		return tooOld
 	}
+	w := s.words()
 	i := 0 // the word the point goes in: before the first point at or after it
 	if latest {
-		i = len(s.words)
+		i = len(w)
 	}
-	for i < len(s.words) {
-		p, next := s.at(i, s.anchor)
+	for i < len(w) {
+		p, next := at(w, i, s.anchor)
 		if p.ts >= r.ts {
 			if p.ts == r.ts {
 				return duplicate
@@ -130,11 +168,12 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	case s.primed: // the anchor's start is the one its next increase is checked against
 	case s.count == 0:
 		s.anchor.start = r.start
-	case r.start != s.anchor.start && i == len(s.words):
+	case r.start != s.anchor.start && i == len(w):
 		// The newest point's start is the one the points to come share: the points before it
 		// keep theirs in words of their own.
 		s.rewrite(r.start)
-		i = len(s.words)
+		w = s.words()
+		i = len(w)
 	}
 	var enc [3]uint64
 	word, short := s.short(r)
@@ -144,31 +183,37 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	} else {
 		need = len(s.appendPoint(enc[:0], r))
 	}
-	if n := len(s.words); n+need > cap(s.words) {
+	if n := len(w); n+need > cap(w) {
 		// Grown by what is needed, not doubled: in a steady flow it holds the same few points.
-		s.words = append(make([]uint64, 0, n+need), s.words...)
+		w = append(make([]uint64, 0, n+need), w...)
 	}
 	s.count++
-	if i == len(s.words) && short { // the steady case: one word at the end
-		s.words = append(s.words, word)
+	if i == len(w) && short { // the steady case: one word at the end
+		s.keep(append(w, word))
 		return buffered
 	}
-	s.words = s.words[:len(s.words)+need]
-	copy(s.words[i+need:], s.words[i:])
-	copy(s.words[i:], enc[:need])
+	w = w[:len(w)+need]
+	copy(w[i+need:], w[i:])
+	copy(w[i:], enc[:need])
+	s.keep(w)
 	return buffered
 }
 
 // rewrite writes the buffered points of a series that is not primed again, in new memory, with
 // start as the start they share.
 func (s *series) rewrite(start int64) {
-	old := *s // its words read with its start
-	s.words, s.anchor.start = make([]uint64, 0, len(old.words)+2*int(s.count)), start
-	for i := 0; i < len(old.words); {
-		r, next := old.at(i, old.anchor)
-		s.words = s.appendPoint(s.words, r)
+	old, was := s.words(), s.anchor // the words, read with the old start
+	w := make([]uint64, 0, len(old)+2*int(s.count))
+	s.anchor.start = start
+	for i := 0; i < len(old); {
+		r, next := at(old, i, was)
+		w = s.appendPoint(w, r)
 		i = next
 	}
+	if len(w) <= inlineWords {
+		w = s.buf[:copy(s.buf[:], w)]
+	}
+	s.keep(w)
 }
 
 // takeSpan takes every buffered point of the series that lies before end (the span's end) into
@@ -180,13 +225,14 @@ func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 	var covered int64
 	contributed := false
 	was := s.anchor // what the one-word points are read against
-	for used < len(s.words) {
+	words := s.words()
+	for used < len(words) {
 		var r reading
 		next := used + 1
-		if w := s.words[used]; w&longBit == 0 { // at, inlined: it runs for every point
+		if w := words[used]; w&longBit == 0 { // at, inlined: it runs for every point
 			r = reading{ts: was.ts + int64(w>>shortDv), start: was.start, v: was.v + float64(shortDiff(w))}
 		} else {
-			r, next = readLong(s.words, used, was.start)
+			r, next = readLong(words, used, was.start)
 		}
 		if r.ts >= end {
 			break
@@ -224,7 +270,7 @@ func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 		return 0
 	}
 	s.count -= uint8(taken)
-	s.dropTaken(used, last, was)
+	s.dropTaken(words, used, last, was)
 	if !contributed {
 		return taken
 	}
@@ -240,16 +286,17 @@ func (s *series) takeSpan(end, span int64, sums *podSpan) int {
 	return taken
 }
 
-// dropTaken removes the first used words, whose points were taken (the last at word last), and
-// writes the points left against the anchor they leave (was is the one they were written against).
-func (s *series) dropTaken(used, last int, was reading) {
+// dropTaken removes the first used of the series' words w, whose points were taken (the last at
+// word last), and writes the points left against the anchor they leave (was is the one they were
+// written against).
+func (s *series) dropTaken(w []uint64, used, last int, was reading) {
 	if s.anchor == was { // nothing moved (not a counter): the words stay as they are
-		s.words = s.words[:copy(s.words, s.words[used:])]
+		s.keepTaken(w[:copy(w, w[used:])])
 		return
 	}
-	step := s.words[last]
+	step := w[last]
 	if step&longBit != 0 {
-		s.rewriteRest(0, used, was)
+		s.rewriteRest(w, 0, used, was)
 		return
 	}
 	// The steady case, in integers: the new anchor is a one-word point, and every point left that
@@ -259,47 +306,51 @@ func (s *series) dropTaken(used, last int, was reading) {
 	// points') is an integer below 2^52 and every sum is exact: then no value needs a look;
 	// otherwise each must read back bit for bit.
 	exact := math.Abs(was.v) < 1<<51 && was.v == float64(int64(was.v))
-	n := len(s.words) - used
+	n := len(w) - used
 	for i := range n {
-		w := s.words[used+i]
-		ndv := shortDiff(w) - dv
-		if w&longBit != 0 || ndv < shortDvMin || ndv > shortDvMax ||
-			!exact && math.Float64bits(s.anchor.v+float64(ndv)) != math.Float64bits(was.v+float64(shortDiff(w))) {
-			s.rewriteRest(i, used+i, was)
+		p := w[used+i]
+		ndv := shortDiff(p) - dv
+		if p&longBit != 0 || ndv < shortDvMin || ndv > shortDvMax ||
+			!exact && math.Float64bits(s.anchor.v+float64(ndv)) != math.Float64bits(was.v+float64(shortDiff(p))) {
+			s.rewriteRest(w, i, used+i, was)
 			return
 		}
-		s.words[i] = uint64(int64(w>>shortDv)-dt)<<shortDv | uint64(ndv)&(1<<shortDv-1)
+		w[i] = uint64(int64(p>>shortDv)-dt)<<shortDv | uint64(ndv)&(1<<shortDv-1)
 	}
-	s.words = s.words[:n]
+	s.keepTaken(w[:n])
 }
 
-// rewriteRest writes the points from word from, read against was, again against the anchor,
+// rewriteRest writes the points of w from word from, read against was, again against the anchor,
 // after the k words before them that are written against it already (k < from).
-func (s *series) rewriteRest(k, from int, was reading) {
+func (s *series) rewriteRest(w []uint64, k, from int, was reading) {
 	// A point is written in no more words than before (it is nearer the new anchor) unless its
-	// value moved away from it (a reset, or values out of order): then in new memory.
+	// value moved away from it (a reset, or values out of order).
 	grows, n := false, k
 	var enc [3]uint64
-	for i := from; i < len(s.words); {
-		r, next := s.at(i, was)
+	for i := from; i < len(w); {
+		r, next := at(w, i, was)
 		size := len(s.appendPoint(enc[:0], r))
 		grows = grows || size > next-i
 		n += size
 		i = next
 	}
-	if n > 0 && cap(s.words) >= 2*n+2 {
-		grows = true // the unprimed points took two words each: give the memory back
+	src, dst := w, w[:k] // in place: unless it grows, the write never passes the read
+	switch {
+	case n <= inlineWords: // into the series (the unprimed points took two words each)
+		if unsafe.SliceData(w) == &s.buf[0] {
+			var copied [inlineWords]uint64
+			src = copied[:copy(copied[:], w)]
+		}
+		dst = append(s.buf[:0], src[:k]...)
+	case grows || cap(w) >= 2*n+2: // new memory, or the memory given back
+		dst = append(make([]uint64, 0, n+1), w[:k]...)
 	}
-	dst := s.words[:k]
-	if grows {
-		dst = append(make([]uint64, 0, n+1), s.words[:k]...)
-	}
-	for i := from; i < len(s.words); { // in place, the write never passes the read
-		r, next := s.at(i, was)
+	for i := from; i < len(src); {
+		r, next := at(src, i, was)
 		dst = s.appendPoint(dst, r)
 		i = next
 	}
-	s.words = dst
+	s.keep(dst)
 }
 
 // shortDiff is a one-word point's value less its anchor's.

@@ -87,8 +87,9 @@ func (s *plainBuffer) takeSpan(end, span int64, sums *podSpan) int {
 // wordForms counts the buffer's points by the words they take: one, two (time and value) or
 // three (with a start time of their own).
 func wordForms(s *series) (forms [4]int) {
-	for i := 0; i < len(s.words); {
-		_, next := s.at(i, s.anchor)
+	w := s.words()
+	for i := 0; i < len(w); {
+		_, next := at(w, i, s.anchor)
 		forms[next-i]++
 		i = next
 	}
@@ -110,6 +111,7 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 	const span = int64(10e9)
 	rng := rand.New(rand.NewPCG(9, 12))
 	var seen [4]int
+	spills, movesIn := 0, 0 // the words leaving the series for memory of their own, and coming back
 	for trial := range 3000 {
 		kind := pointKind(trial % 3)
 		s := &series{kind: kind, inbound: trial%2 == 0}
@@ -119,6 +121,7 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 		start := base - 3600e9
 		starts := 0
 		newest := int64(0) // the latest point buffered so far
+		wasSpilled := false
 		for op := range 300 {
 			if rng.IntN(5) == 0 {
 				end := clock - rng.Int64N(40e9) + 5e9
@@ -173,14 +176,31 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 			for k, n := range forms {
 				seen[k] += n
 			}
-			if len(s.words) > 0 && s.firstTime() != ref.buf[0].ts {
+			if len(s.words()) > 0 && s.firstTime() != ref.buf[0].ts {
 				t.Fatalf("trial %d op %d: first time %d, want %d", trial, op, s.firstTime(), ref.buf[0].ts)
+			}
+			if s.spill != nil && len(*s.spill) <= inlineWords/2 || s.spill == nil && s.nWords > inlineWords {
+				t.Fatalf("trial %d op %d: %d words, spilled %t", trial, op, len(s.words()), s.spill != nil)
+			}
+			if spilled := s.spill != nil; spilled != wasSpilled {
+				spills, movesIn = spills+b2i(spilled), movesIn+b2i(!spilled)
+				wasSpilled = spilled
 			}
 		}
 	}
 	if seen[1] == 0 || seen[2] == 0 || seen[3] == 0 {
 		t.Errorf("points in one, two, three words: %v; the test does not reach every form", seen[1:])
 	}
+	if spills == 0 || movesIn == 0 {
+		t.Errorf("words spilled %d times and moved back %d times; the test does not reach both", spills, movesIn)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // A counter's points take one word each once the series is primed and while they share its
@@ -197,8 +217,8 @@ func TestReorderBufferWords(t *testing.T) {
 	}
 	var sums podSpan
 	s.takeSpan(t0+1, 10e9, &sums) // the first point primes
-	if got := wordForms(s); got != [4]int{0, 3, 0, 0} || cap(s.words) != 4 {
-		t.Fatalf("after priming: forms %v, capacity %d; want 3 of one word in 4", got[1:], cap(s.words))
+	if got := wordForms(s); got != [4]int{0, 3, 0, 0} || s.spill != nil {
+		t.Fatalf("after priming: forms %v, spilled %t; want 3 of one word in the series itself", got[1:], s.spill != nil)
 	}
 	s.offer(reading{ts: t0 + 40e9, start: life2, v: 5}, true) // the counter restarted
 	if got := wordForms(s); got != [4]int{0, 3, 0, 1} || s.anchor.start != life1 {
@@ -239,11 +259,12 @@ func TestReorderBufferWords(t *testing.T) {
 		{"past the largest decrease", 1, 1<<40 + shortDvMin - 1, 2},
 		{"a fraction", 1, 1<<40 + 0.5, 2},
 	} {
-		s.words, s.count = nil, 0
+		s.keep(nil)
+		s.count = 0
 		r := reading{ts: t0 + c.dt, start: life1, v: c.v}
 		s.offer(r, true)
-		if got := slices.Collect(s.points()); len(s.words) != c.words || !sameReadings(got, []reading{r}) {
-			t.Errorf("%s: %d words reading back %+v, want %d reading back %+v", c.name, len(s.words), got, c.words, r)
+		if got := slices.Collect(s.points()); len(s.words()) != c.words || !sameReadings(got, []reading{r}) {
+			t.Errorf("%s: %d words reading back %+v, want %d reading back %+v", c.name, len(s.words()), got, c.words, r)
 		}
 	}
 	// Values with fractions: each point reads back exactly against the first anchor, but the
@@ -262,9 +283,61 @@ func TestReorderBufferWords(t *testing.T) {
 	}
 
 	s.anchor.v = 0 // a -0 differs from the anchor's 0 by nothing, but does not read back as itself
-	s.words, s.count = nil, 0
+	s.keep(nil)
+	s.count = 0
 	s.offer(reading{ts: t0 + 10, start: life1, v: math.Copysign(0, -1)}, true)
-	if len(s.words) != 2 {
-		t.Errorf("-0 after 0 takes %d words, want 2", len(s.words))
+	if len(s.words()) != 2 {
+		t.Errorf("-0 after 0 takes %d words, want 2", len(s.words()))
+	}
+}
+
+// A counter's steady flow (a point every 10 s, spans taken 30 s late: at most five wait) keeps
+// its words in the series itself; points past inlineWords spill them into memory of their own,
+// and they come back once few are left.
+func TestReorderBufferInline(t *testing.T) {
+	s := &series{kind: cumulativePoint}
+	const t0 = int64(1_000e9)
+	var want []reading
+	offer := func(ts int64) {
+		r := reading{ts: ts, start: 1, v: float64(ts / 1e7)}
+		if got := s.offer(r, true); got != buffered {
+			t.Fatalf("offer at %d: %d", ts, got)
+		}
+		want = append(want, r)
+	}
+	take := func(end int64) {
+		var sums podSpan
+		s.takeSpan(end, 10e9, &sums)
+		for len(want) > 0 && want[0].ts < end {
+			want = want[1:]
+		}
+		if got := slices.Collect(s.points()); !sameReadings(got, want) {
+			t.Fatalf("after taking up to %d: %+v, want %+v", end, got, want)
+		}
+	}
+	ts := t0
+	for i := range 30 {
+		ts = t0 + int64(i)*10e9
+		offer(ts)
+		if i >= 5 && s.spill != nil {
+			t.Fatalf("point %d of a steady flow: %d words spilled", i, len(s.words()))
+		}
+		take(ts - 30e9)
+		if i >= 4 && (s.spill != nil || len(s.words()) != 4) {
+			t.Fatalf("after point %d of a steady flow: %d words, spilled %t; want 4 in the series", i, len(s.words()), s.spill != nil)
+		}
+	}
+	offer(ts + 5e9)
+	offer(ts + 7e9)
+	if s.spill == nil || len(s.words()) != 6 {
+		t.Fatalf("6 words, spilled %t; want them spilled", s.spill != nil)
+	}
+	take(ts - 10e9)
+	if s.spill == nil || len(s.words()) != 4 {
+		t.Fatalf("%d words left, spilled %t; want 4 still spilled", len(s.words()), s.spill != nil)
+	}
+	take(ts + 1)
+	if s.spill != nil || len(s.words()) != 2 {
+		t.Fatalf("%d words left, spilled %t; want 2 back in the series", len(s.words()), s.spill != nil)
 	}
 }
