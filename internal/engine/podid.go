@@ -72,37 +72,37 @@ func nameKey(uid, cluster, namespace, name string) string {
 // podIndex finds the engine's pods: by the bytes of a canonical uid, as nearly every pod is
 // found, or by nameKey.
 type podIndex struct {
-	byUID  map[podID]*pod
+	byUID  podTable
 	byName map[string]*pod
 }
 
 func newPodIndex() podIndex {
-	return podIndex{byUID: map[podID]*pod{}, byName: map[string]*pod{}}
+	return podIndex{byUID: newPodTable(), byName: map[string]*pod{}}
 }
 
 // find returns the pod of a uid, or of the names when uid is "", or nil.
 func (x *podIndex) find(uid, cluster, namespace, name string) *pod {
 	if id, ok := parseUID(uid); ok {
-		return x.byUID[id]
+		return x.byUID.find(id)
 	}
 	return x.byName[nameKey(uid, cluster, namespace, name)]
 }
 
-func (x *podIndex) len() int { return len(x.byUID) + len(x.byName) }
+func (x *podIndex) len() int { return x.byUID.len() + len(x.byName) }
 
 // has says whether a pod with p's identity is indexed.
 func (x *podIndex) has(p *pod) bool {
 	if p.named() {
 		return x.byName[p.extra.key] != nil
 	}
-	return x.byUID[p.id] != nil
+	return x.byUID.find(p.id) != nil
 }
 
 func (x *podIndex) add(p *pod) {
 	if p.named() {
 		x.byName[p.extra.key] = p
 	} else {
-		x.byUID[p.id] = p
+		x.byUID.add(p)
 	}
 }
 
@@ -110,6 +110,6 @@ func (x *podIndex) remove(p *pod) {
 	if p.named() {
 		delete(x.byName, p.extra.key)
 	} else {
-		delete(x.byUID, p.id)
+		x.byUID.remove(p)
 	}
 }

@@ -71,7 +71,7 @@ func TestPodsByUIDBytesAndByName(t *testing.T) {
 	for _, p := range pods {
 		h.consume(newMD().add(p, cumulativeSum, ip("eth0", "receive", 5, 100), ip("eth0", "transmit", 5, 100)).md)
 	}
-	if n, byUID := h.e.pods.len(), len(h.e.pods.byUID); n != 4 || byUID != 1 {
+	if n, byUID := h.e.pods.len(), h.e.pods.byUID.len(); n != 4 || byUID != 1 {
 		t.Fatalf("%d pods, %d of them by uid bytes; want 4 and 1 (%s)", n, byUID, webPod2.uid)
 	}
 	for _, p := range pods {
@@ -101,8 +101,8 @@ func TestPodsByUIDBytesAndByName(t *testing.T) {
 // all is every indexed pod, in no order (for tests: the engine never walks every pod).
 func (x *podIndex) all() iter.Seq[*pod] {
 	return func(yield func(*pod) bool) {
-		for p := range maps.Values(x.byUID) {
-			if !yield(p) {
+		for _, p := range x.byUID.slots {
+			if p != nil && !yield(p) {
 				return
 			}
 		}
