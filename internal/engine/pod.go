@@ -124,7 +124,8 @@ type series struct {
 	kind      pointKind
 	primed    bool  // anchor is set
 	count     uint8 // points in the reorder buffer
-	nWords    uint8 // the words in buf, while spill is nil
+	nWords    uint8 // the buffered points' words, in buf or spill
+	spillCap  uint8 // the words spill has room for
 
 	// anchor is the last point whose increase was taken, the base of the next increase. Its
 	// start is also that of every buffered point that does not carry its own; before a counter
@@ -134,7 +135,7 @@ type series struct {
 	// arriving out of order are put back in order before increases are taken, one to three words
 	// each (series.words). They are in buf while they fit, else in spill.
 	buf   [inlineWords]uint64
-	spill *[]uint64
+	spill *uint64
 }
 
 // reading is one data point of a series.

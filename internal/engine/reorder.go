@@ -39,6 +39,9 @@ const (
 // maxBuffered bounds one series' reorder buffer; points wait in it for lateness plus a span.
 const maxBuffered = 64
 
+// A series counts its buffer's words in a uint8: this fails to compile if they might not fit.
+const _ = uint8(3 * maxBuffered)
+
 // inlineWords is the words a series holds in itself. A counter's points at a 10 s scrape with
 // the default 30 s lateness (at most five wait, one word each) never leave it.
 const inlineWords = 5
@@ -46,21 +49,21 @@ const inlineWords = 5
 // words are the buffered points' words: in the series, or spilled into memory of their own.
 func (s *series) words() []uint64 {
 	if s.spill != nil {
-		return *s.spill
+		return unsafe.Slice(s.spill, s.spillCap)[:s.nWords]
 	}
 	return s.buf[:s.nWords]
 }
 
-// keep makes w the series' words: a slice of the series' own buf, or else spilled memory.
+// keep makes w the series' words: a slice of the series' own buf, or else spilled memory, kept
+// by its first word's address (a slice header there would be an allocation of its own). No
+// buffer reaches 256 words (maxBuffered points of at most three).
 func (s *series) keep(w []uint64) {
+	s.nWords = uint8(len(w))
 	if len(w) == 0 || unsafe.SliceData(w) == &s.buf[0] {
-		s.nWords, s.spill = uint8(len(w)), nil
+		s.spill = nil
 		return
 	}
-	if s.spill == nil {
-		s.spill = new([]uint64)
-	}
-	*s.spill = w
+	s.spill, s.spillCap = unsafe.SliceData(w), uint8(min(cap(w), math.MaxUint8))
 }
 
 // keepTaken keeps the words left after points were taken. Spilled words move back into the

@@ -179,7 +179,7 @@ func TestReorderBufferMatchesPlainBuffer(t *testing.T) {
 			if len(s.words()) > 0 && s.firstTime() != ref.buf[0].ts {
 				t.Fatalf("trial %d op %d: first time %d, want %d", trial, op, s.firstTime(), ref.buf[0].ts)
 			}
-			if s.spill != nil && len(*s.spill) <= inlineWords/2 || s.spill == nil && s.nWords > inlineWords {
+			if s.spill != nil && len(s.words()) <= inlineWords/2 || s.spill == nil && s.nWords > inlineWords {
 				t.Fatalf("trial %d op %d: %d words, spilled %t", trial, op, len(s.words()), s.spill != nil)
 			}
 			if spilled := s.spill != nil; spilled != wasSpilled {
