@@ -57,6 +57,7 @@ bench:
 	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=10000$$' -benchtime 40x
 	$(BENCH_RUN) '^(BenchmarkConsumeMetrics|BenchmarkBareWalk)$$/^pods=100000$$' -benchtime 6x
 	$(BENCH_RUN) '^BenchmarkConsumeMetricsAllAnomalous$$' -benchtime 40x
+	$(BENCH_RUN) '^BenchmarkConsumeMetricsFastScrape$$' -benchtime 40x
 	$(BENCH_RUN) '^BenchmarkEngineOverFloor$$/^pods=(1000|10000)$$' -benchtime 60x
 	$(BENCH_RUN) '^BenchmarkEngineOverFloor$$/^pods=100000$$' -benchtime 6x
 	$(GO) test -run '^$$' -count $(BENCHCOUNT) ./e2e/ -bench '^BenchmarkProcessorOnKubeletstats$$' -benchtime 40x

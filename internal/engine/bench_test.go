@@ -33,12 +33,13 @@ type benchEstate struct {
 
 	template pmetric.Metrics
 	sec      int64
+	step     int64 // seconds between scrapes
 	rx, tx   []int64
 }
 
 func newBenchEstate(pods, anomalousEvery int) *benchEstate {
 	s := &benchEstate{pods: pods, anomalousEvery: anomalousEvery, template: pmetric.NewMetrics(),
-		sec: -5, rx: make([]int64, pods), tx: make([]int64, pods)}
+		sec: -5, step: 10, rx: make([]int64, pods), tx: make([]int64, pods)}
 	rms := s.template.ResourceMetrics()
 	rms.EnsureCapacity(pods)
 	for i := 0; i < pods; i++ {
@@ -81,11 +82,11 @@ func podSuffix(i int) string {
 	return string(b[:])
 }
 
-// round moves the estate one 10 s scrape on and returns that scrape as a fresh batch: in/out = 2
+// round moves the estate one scrape (10 s unless step says otherwise) on and returns that scrape as a fresh batch: in/out = 2
 // for most pods (the baseline's average, not anomalous); every anomalousEvery-th pod sends 40
 // times as much in, so it flags (the text path runs too).
 func (s *benchEstate) round() pmetric.Metrics {
-	s.sec += 10
+	s.sec += s.step
 	for i := range s.rx {
 		in := int64(2000 + i%7)
 		if i%s.anomalousEvery == 0 {
@@ -139,6 +140,13 @@ func BenchmarkConsumeMetricsAllAnomalous(b *testing.B) {
 	b.Run("pods=10000", func(b *testing.B) { benchConsume(b, 10_000, 1, time.Minute) })
 }
 
+// BenchmarkConsumeMetricsFastScrape is the engine at a 5 s scrape: nine points wait per series
+// with the default lateness, more than a series holds in itself, so its B/pod is the memory of
+// a spilled buffer.
+func BenchmarkConsumeMetricsFastScrape(b *testing.B) {
+	b.Run("pods=10000", func(b *testing.B) { benchConsumeEvery(b, 10_000, 5) })
+}
+
 // BenchmarkBareWalk is the floor for BenchmarkConsumeMetrics on the same fresh batches: a walk
 // that only reads what any consumer of these points must read (the pod's uid, one map lookup per
 // pod, the metric name, each point's interface and direction attributes, time and value) and
@@ -147,7 +155,7 @@ func BenchmarkBareWalk(b *testing.B) {
 	for _, pods := range benchSizes {
 		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) {
 			w := &bareWalker{pods: make(map[string]*walkPod)}
-			benchFeed(b, pods, 100, w.walk)
+			benchFeed(b, newBenchEstate(pods, 100), w.walk)
 		})
 	}
 }
@@ -222,6 +230,12 @@ func benchConfig(b *testing.B) Config {
 // benchConsume benchmarks the engine with the default configuration, or another window when
 // window is not 0.
 func benchConsume(b *testing.B, pods, anomalousEvery int, window time.Duration) {
+	benchConsumeWith(b, pods, anomalousEvery, window, 10)
+}
+
+func benchConsumeEvery(b *testing.B, pods int, step int64) { benchConsumeWith(b, pods, 100, 0, step) }
+
+func benchConsumeWith(b *testing.B, pods, anomalousEvery int, window time.Duration, step int64) {
 	cfg := benchConfig(b)
 	if window != 0 {
 		cfg.Window = window
@@ -232,7 +246,9 @@ func benchConsume(b *testing.B, pods, anomalousEvery int, window time.Duration) 
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	benchFeed(b, pods, anomalousEvery, func(md pmetric.Metrics) { e.ConsumeMetrics(ctx, md) })
+	est := newBenchEstate(pods, anomalousEvery)
+	est.step = step
+	benchFeed(b, est, func(md pmetric.Metrics) { e.ConsumeMetrics(ctx, md) })
 	if e.pods.len() != pods {
 		b.Fatalf("%d pods tracked, want %d", e.pods.len(), pods)
 	}
@@ -242,15 +258,16 @@ func benchConsume(b *testing.B, pods, anomalousEvery int, window time.Duration) 
 	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 }
 
-// benchFeed warms consume up on a few scrapes (every pod exists, spans close), measures the heap
-// it then holds per pod, and times it on b.N fresh scrapes.
-func benchFeed(b *testing.B, pods, anomalousEvery int, consume func(pmetric.Metrics)) {
-	est := newBenchEstate(pods, anomalousEvery)
+// benchFeed warms consume up on a minute of scrapes (every pod exists, spans close, buffers are
+// as full as they get), measures the heap it then holds per pod, and times it on b.N fresh
+// scrapes of est.
+func benchFeed(b *testing.B, est *benchEstate, consume func(pmetric.Metrics)) {
+	pods := est.pods
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	heapBefore := ms.HeapAlloc
-	for i := 0; i < 6; i++ {
+	for i := int64(0); i < 60/est.step; i++ {
 		consume(est.round())
 	}
 	runtime.GC()
