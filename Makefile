@@ -85,6 +85,7 @@ FUZZ_RUN = $(GO) test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 fuzz:
 	$(FUZZ_RUN) -fuzz '^FuzzConsumeMetrics$$' ./internal/engine/
 	$(FUZZ_RUN) -fuzz '^FuzzParseUID$$' ./internal/engine/
+	$(FUZZ_RUN) -fuzz '^FuzzRestoreState$$' ./internal/engine/
 	$(FUZZ_RUN) -fuzz '^FuzzParse$$' ./internal/baseline/
 	$(FUZZ_RUN) -fuzz '^FuzzReadCSV$$' ./internal/learn/
 

@@ -77,7 +77,7 @@ func TestRestartWithoutStorageFlushes(t *testing.T) {
 }
 
 // savedNode2 is node-2's saved entry after 90 scrapes of the estate and a shutdown.
-func savedNode2(t *testing.T) []byte {
+func savedNode2(t testing.TB) []byte {
 	t.Helper()
 	store := &memoryStore{}
 	h := newHarness(t, ratioCSV, streamConfig)

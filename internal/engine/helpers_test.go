@@ -214,7 +214,7 @@ func (r *recorder) ofPod(name string) []observedSpan {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	e      *Engine
 	cfg    Config
 	path   string
@@ -273,7 +273,7 @@ func testConfig(path string) Config {
 }
 
 // newHarness builds an engine on baseline csv with the harness's defaults, then applies opts.
-func newHarness(t *testing.T, csv string, opts ...func(*Config)) *harness {
+func newHarness(t testing.TB, csv string, opts ...func(*Config)) *harness {
 	t.Helper()
 	path := writeFile(t, t.TempDir(), "baseline.csv", csv)
 	cfg := testConfig(path)
