@@ -33,12 +33,12 @@ type pod struct {
 	scoredThrough int64 // spans ending at or before it are scored: their points are late
 	lastSeen      int64 // Unix ns of the newest point
 
-	extra *podExtra // nil until the recommended profile scores the pod or it has many series
+	extra *podExtra // nil until the recommended profile scores the pod, it has many series or a long interface name
 }
 
 // podExtra is what only some pods need, kept out of the pod struct that every pod has: the
-// recommended profile's state, the series index of a pod with many series, and the nameKey of a
-// pod without a canonical uid.
+// recommended profile's state, the series index of a pod with many series, the nameKey of a
+// pod without a canonical uid, and interface names longer than 8 bytes.
 type podExtra struct {
 	rec    *podProfile
 	index  map[seriesKey]int
