@@ -171,9 +171,9 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	case s.primed: // the anchor's start is the one its next increase is checked against
 	case s.count == 0:
 		s.anchor.start = r.start
-	case r.start != s.anchor.start && i == len(w):
+	case r.start != s.anchor.start && i == len(w) && s.kind != deltaPoint:
 		// The newest point's start is the one the points to come share: the points before it
-		// keep theirs in words of their own.
+		// keep theirs in words of their own. (Each delta's start is its own: none is shared.)
 		s.rewrite(r.start)
 		w = s.words()
 		i = len(w)

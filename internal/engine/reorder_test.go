@@ -341,3 +341,29 @@ func TestReorderBufferInline(t *testing.T) {
 		t.Fatalf("%d words left, spilled %t; want 2 back in the series", len(s.words()), s.spill != nil)
 	}
 }
+
+// A steady flow allocates nothing per point: a counter's words stay in the series, and deltas,
+// whose every point has a start of its own, are not written again at each point to share the
+// newest one's start.
+func TestReorderBufferSteadyFlowAllocates(t *testing.T) {
+	for _, kind := range []pointKind{cumulativePoint, deltaPoint} {
+		s := &series{kind: kind}
+		ts, v := int64(1_000e9), 0.0
+		step := func() {
+			ts, v = ts+10e9, v+5
+			r := reading{ts: ts, start: 1, v: v}
+			if kind == deltaPoint {
+				r.start, r.v = ts-10e9, 5
+			}
+			s.offer(r, true)
+			var sums podSpan
+			s.takeSpan(ts-30e9, 10e9, &sums)
+		}
+		for range 10 {
+			step()
+		}
+		if allocs := testing.AllocsPerRun(100, step); allocs != 0 {
+			t.Errorf("kind %d: %v allocations per point", kind, allocs)
+		}
+	}
+}
