@@ -7,7 +7,7 @@ import "hash/maphash"
 // *pod holds 24 and a control byte (about 40 bytes per pod at the map's usual load, against
 // about 15). Probing is linear; a tag byte (seven bits of the hash) spares most probes a look at
 // a pod that is not the one sought. The hash is seeded per table: uids come from any sender,
-// who cannot choose ones that collide.
+// who cannot choose ones that collide. Like a Go map it never shrinks; limits.max_pods bounds it.
 type podTable struct {
 	seed  maphash.Seed
 	tags  []uint8 // 0 for an empty slot, else 0x80 | the hash's top seven bits
