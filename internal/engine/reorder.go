@@ -171,9 +171,10 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	case s.primed: // the anchor's start is the one its next increase is checked against
 	case s.count == 0:
 		s.anchor.start = r.start
-	case r.start != s.anchor.start && i == len(w) && s.kind != deltaPoint:
-		// The newest point's start is the one the points to come share: the points before it
-		// keep theirs in words of their own. (Each delta's start is its own: none is shared.)
+	case r.start != s.anchor.start && i == len(w) && s.kind == cumulativePoint:
+		// A counter restarted before it was primed: the points to come share the newest point's
+		// start, and the points before it keep theirs in words of their own. (A delta's start
+		// is its own, shared with no other point.)
 		s.rewrite(r.start)
 		w = s.words()
 		i = len(w)
