@@ -70,8 +70,8 @@ bench-compare:
 	GO=$(GO) scripts/bench-compare $(BASE) $(RUNS)
 
 ## bench-collector: the built collector as a gateway with and without the component, fed what
-## kubeletstats sends for 10 000 pods (CPU time from /proc, so the sender is not counted); about
-## three minutes per count on 2 cores
+## kubeletstats sends for 10 000 pods, its metrics going to nop and over OTLP (CPU time from /proc,
+## so the sender and the OTLP sink are not counted); about ten minutes per count on 2 cores
 BENCHSCRAPES ?= 60
 bench-collector: collector tools
 	K8SNETIO_COLLECTOR=$(abspath $(COLLECTOR)) K8SNETIO_BIN=$(abspath $(BIN_DIR)) \

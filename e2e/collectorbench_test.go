@@ -40,6 +40,8 @@ const (
 	// itself spends on one more consumer of every batch (the fan-out, and the item count it keeps
 	// per component), which the connector wiring pays too.
 	secondNop wiring = "second-nop"
+	// benchSink is the collector the gateways export to in out=otlp: otlp -> nop, not measured.
+	benchSink wiring = "sink"
 )
 
 // benchGateway is a built collector receiving OTLP over loopback gRPC, configured as a gateway
@@ -48,14 +50,21 @@ type benchGateway struct {
 	wiring wiring
 	c      *collector
 	conn   *grpc.ClientConn
+	addr   string // its OTLP gRPC endpoint
 
 	before       procUsage // at the start of the measured scrapes
 	stderrBefore int       // how much it had logged then
 }
 
-// startBenchGateway starts a collector whose metrics pipeline is otlp -> nop, with the component
+// benchOutput is where a benchmark gateway's metrics pipeline ends.
+type benchOutput struct {
+	name string // "nop", or "otlp": the OTLP exporter to sink
+	sink string // the sink's OTLP gRPC address when name is "otlp"
+}
+
+// startBenchGateway starts a collector whose metrics pipeline is otlp -> out, with the component
 // added as w says, in its default configuration but for the baseline.
-func startBenchGateway(b *testing.B, bins binaries, dir string, w wiring, baseline string) *benchGateway {
+func startBenchGateway(b *testing.B, bins binaries, dir string, w wiring, out benchOutput, baseline string) *benchGateway {
 	b.Helper()
 	dir = filepath.Join(dir, string(w))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -69,14 +78,22 @@ func startBenchGateway(b *testing.B, bins binaries, dir string, w wiring, baseli
 	const comp = "k8s_netio_anomaly"
 	component := map[string]any{"baseline": map[string]any{"path": baseline}}
 	receivers := map[string]any{"otlp": map[string]any{"protocols": map[string]any{"grpc": map[string]any{"endpoint": otlpAddr}}}}
-	metrics := map[string]any{"receivers": []string{"otlp"}, "exporters": []string{"nop"}}
+	exporters := map[string]any{"nop": map[string]any{}}
+	if out.name == "otlp" {
+		// The exporter's defaults (gzip) but no sending queue: the export is done within the
+		// request, before the gateway answers, so that none is left running when the measured
+		// scrapes end.
+		exporters["otlp"] = map[string]any{"endpoint": out.sink, "tls": map[string]any{"insecure": true},
+			"sending_queue": map[string]any{"enabled": false}}
+	}
+	metrics := map[string]any{"receivers": []string{"otlp"}, "exporters": []string{out.name}}
 	pipelines := map[string]any{"metrics": metrics}
-	cfg := map[string]any{"receivers": receivers, "exporters": map[string]any{"nop": map[string]any{}}}
+	cfg := map[string]any{"receivers": receivers, "exporters": exporters}
 	switch w {
-	case withoutComponent:
+	case withoutComponent, benchSink:
 	case secondNop:
-		cfg["exporters"] = map[string]any{"nop": map[string]any{}, "nop/second": map[string]any{}}
-		metrics["exporters"] = []string{"nop", "nop/second"}
+		exporters["nop/second"] = map[string]any{}
+		metrics["exporters"] = []string{out.name, "nop/second"}
 	case processorWiring:
 		cfg["processors"] = map[string]any{comp: component}
 		receivers["nop"] = map[string]any{}
@@ -84,7 +101,7 @@ func startBenchGateway(b *testing.B, bins binaries, dir string, w wiring, baseli
 		pipelines["logs/anomalies"] = map[string]any{"receivers": []string{"nop"}, "processors": []string{comp}, "exporters": []string{"nop"}}
 	case connectorWiring:
 		cfg["connectors"] = map[string]any{comp: component}
-		metrics["exporters"] = []string{"nop", comp}
+		metrics["exporters"] = []string{out.name, comp}
 		pipelines["logs/anomalies"] = map[string]any{"receivers": []string{comp}, "exporters": []string{"nop"}}
 	default:
 		b.Fatalf("unknown wiring %q", w)
@@ -108,7 +125,7 @@ func startBenchGateway(b *testing.B, bins binaries, dir string, w wiring, baseli
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = conn.Close() })
-	return &benchGateway{wiring: w, c: c, conn: conn}
+	return &benchGateway{wiring: w, c: c, conn: conn, addr: otlpAddr}
 }
 
 const otlpMetricsExport = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
@@ -156,9 +173,9 @@ func (rawProto) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 // BenchmarkCollector is the whole collector's cost with and without the component (issue 9,
-// item 6): four built collectors, each a gateway `otlp -> nop` (the reference), the same with a
+// item 6): four built collectors, each a gateway `otlp -> out` (the reference), the same with a
 // second nop exporter (the collector's own cost of one more consumer), with the processor in the
-// metrics pipeline, and with the connector beside nop, are fed the same OTLP requests over
+// metrics pipeline, and with the connector beside out, are fed the same OTLP requests over
 // loopback gRPC: what agents running kubeletstats with its default metric groups send
 // (kubeletEstate: 26 points per pod, 2 of them k8s.pod.network.io), for 10 000 pods on 100 nodes,
 // one request per node and scrape, 10 s of data time apart. One op is one scrape of the estate.
@@ -173,6 +190,12 @@ func (rawProto) Unmarshal(data mem.BufferSlice, v any) error {
 // gateways with the component. gc=default runs the collectors as they come; gc=memlimit runs all four with the same
 // collection schedule (GOGC=off, GOMEMLIMIT=512MiB: a collection when the heap reaches the limit),
 // which leaves the work the component adds.
+//
+// out=nop ends each metrics pipeline in nop: the gateway does nothing with the metrics but take
+// them in, the strictest reference. out=otlp ends it in the OTLP exporter (its defaults, gzip,
+// but without a sending queue, so that each export is done before the gateway answers) sending to
+// a sink collector on loopback, whose CPU is not counted, as a gateway that passes the metrics on
+// does; the sink must take in every point of every gateway.
 //
 // Reported per gateway, from /proc (so the sender's CPU is not counted): the collector process's
 // CPU time per data point and per pod-scrape turned into pods per core at a 10 s scrape, its
@@ -190,26 +213,34 @@ func BenchmarkCollector(b *testing.B) {
 		{"gc=default", nil},
 		{"gc=memlimit", map[string]string{"GOGC": "off", "GOMEMLIMIT": "512MiB"}},
 	} {
-		b.Run(regime.name, func(b *testing.B) {
-			// The collectors inherit these; the running benchmark's own runtime has read its settings.
-			b.Setenv("GODEBUG", strings.TrimPrefix(os.Getenv("GODEBUG")+",gctrace=1", ","))
-			for k, v := range regime.env {
-				b.Setenv(k, v)
-			}
-			benchCollector(b, bins)
-		})
+		for _, out := range []string{"nop", "otlp"} {
+			b.Run(regime.name+"/out="+out, func(b *testing.B) {
+				// The collectors inherit these; the running benchmark's own runtime has read its settings.
+				b.Setenv("GODEBUG", strings.TrimPrefix(os.Getenv("GODEBUG")+",gctrace=1", ","))
+				for k, v := range regime.env {
+					b.Setenv(k, v)
+				}
+				benchCollector(b, bins, out)
+			})
+		}
 	}
 }
 
-func benchCollector(b *testing.B, bins binaries) {
+func benchCollector(b *testing.B, bins binaries, outName string) {
 	dir := b.TempDir()
 	baseline := filepath.Join(dir, "baseline.csv")
 	if err := os.WriteFile(baseline, []byte(estateBaseline(benchCluster)), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	out := benchOutput{name: outName}
+	var sink *benchGateway
+	if outName == "otlp" {
+		sink = startBenchGateway(b, bins, dir, benchSink, benchOutput{name: "nop"}, baseline)
+		out.sink = sink.addr
+	}
 	var gateways []*benchGateway
 	for _, w := range []wiring{withoutComponent, secondNop, processorWiring, connectorWiring} {
-		gateways = append(gateways, startBenchGateway(b, bins, dir, w, baseline))
+		gateways = append(gateways, startBenchGateway(b, bins, dir, w, out, baseline))
 	}
 	// Data time starts 5 minutes into an hour that has passed: 330 scrapes before a window closes.
 	start := time.Now().Add(-2 * time.Hour).Truncate(time.Hour).Add(5 * time.Minute)
@@ -254,6 +285,9 @@ func benchCollector(b *testing.B, bins binaries) {
 	after := make([]procUsage, len(gateways))
 	for i, g := range gateways {
 		after[i] = mustProcUsage(b, g)
+	}
+	if sink != nil {
+		checkBenchTelemetry(b, sink, len(gateways)*points, scrapes)
 	}
 	gcs := make([]gcTrace, len(gateways))
 	for i, g := range gateways {
