@@ -328,7 +328,7 @@ func (e *Engine) restoreSource(name string, data []byte) error {
 		}
 	}
 	for _, p := range pods {
-		src.pods = append(src.pods, p)
+		src.add(p)
 		e.pods.add(p)
 		if p.peers != nil { // the window it was counted in, alone till now
 			p.peers = e.peers.of(p.peers.window, p.key())

@@ -64,6 +64,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	pods    podIndex
+	next    podCursor          // where findPod looks first
 	sources map[string]*source // by node: each has its own data time
 	peers   peerCounts
 	// recommended is the recommended profile's scoring; nil in parity.
@@ -355,6 +356,7 @@ func (e *Engine) sweep(src *source) {
 			e.pods.remove(p)
 			continue
 		}
+		p.at = int32(len(kept))
 		kept = append(kept, p)
 	}
 	clear(src.pods[len(kept):]) // let the forgotten pods go
@@ -385,6 +387,7 @@ func (e *Engine) forgetSource(src *source) {
 	for _, p := range src.pods {
 		e.pods.remove(p)
 	}
+	src.pods = nil // a cursor still on src finds nothing there
 	delete(e.sources, src.name)
 	e.slowest.stale = true
 }

@@ -56,6 +56,7 @@ func FuzzConsumeMetrics(f *testing.F) {
 		if h.e.pods.len() > 4 {
 			t.Errorf("%d pods tracked, limit 4", h.e.pods.len())
 		}
+		checkPodLists(t, h.e)
 		for p := range h.e.pods.all() {
 			if len(p.allSeries()) > 4 {
 				t.Errorf("pod %s has %d series, limit 4", p.ref, len(p.allSeries()))
@@ -129,6 +130,7 @@ func restoreAndCheckpoint(t *testing.T, name string, data []byte, flush bool) ([
 	h.e.Start()
 	defer h.e.Shutdown(context.Background())
 	restored := h.counter("state_entries_skipped", "") == 0
+	checkPodLists(t, h.e)
 	if err := h.e.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"sort"
 	"testing"
@@ -598,4 +600,118 @@ func TestRatesCoverTheScrapeInterval(t *testing.T) {
 	if web != 2 || fluentd != 12 {
 		t.Errorf("%d web and %d fluentd spans with rates, want 2 and 12", web, fluentd)
 	}
+}
+
+// canonicalPods are n pods of a Deployment on node-<node>, with uids as Kubernetes writes them
+// (kept by their bytes in the pod table).
+func canonicalPods(node, n int) []podRes {
+	pods := make([]podRes, n)
+	for i := range pods {
+		pods[i] = podRes{uid: fmt.Sprintf("6f1c2b3a-9d4e-4f5a-8b6c-%04x%08x", node, i), name: "web-7c5ddbdf54-" + podSuffix(i),
+			namespace: "default", cluster: "prod", node: fmt.Sprintf("node-%d", node)}
+	}
+	return pods
+}
+
+// checkPodLists checks what findPod relies on: every pod in a source's list is indexed and knows
+// its place there, and the index holds no other pod.
+func checkPodLists(t *testing.T, e *Engine) {
+	t.Helper()
+	n := 0
+	for name, src := range e.sources {
+		for i, p := range src.pods {
+			if int(p.at) != i || p.src != src || !e.pods.has(p) {
+				t.Fatalf("node %s: pod %s at %d says it is at %d (its source's: %v, indexed: %v)", name, p.ref, i, p.at, p.src == src, e.pods.has(p))
+			}
+		}
+		n += len(src.pods)
+	}
+	if n != e.pods.len() {
+		t.Fatalf("%d pods in the sources' lists, %d indexed", n, e.pods.len())
+	}
+}
+
+// TestFindPodTriesTheNextPodFirst: the pod after the last one found in its node's list is taken
+// without the pod table; any other uid is still looked up there.
+func TestFindPodTriesTheNextPodFirst(t *testing.T) {
+	h := newHarness(t, ratioCSV)
+	pods := canonicalPods(1, 4)
+	var tr []traffic
+	for _, p := range pods {
+		tr = append(tr, traffic{pod: p})
+	}
+	h.feed(5, tr...)
+	checkPodLists(t, h.e)
+	src := h.e.sources["node-1"]
+	table := h.e.pods.byUID
+	h.e.pods.byUID = newPodTable() // only the cursor can find a pod now
+	h.e.next = podCursor{src: src, at: 0}
+	for i, p := range pods[:2] {
+		if got := h.e.findPod(p.uid); got != src.pods[i] {
+			t.Fatalf("pod %d in order: found %v, want the next pod in its node's list", i, got)
+		}
+	}
+	if got := h.e.findPod(pods[3].uid); got != nil {
+		t.Fatalf("pod 3 out of order found %s without the table", got.ref)
+	}
+	h.e.pods.byUID = table
+	if got := h.e.findPod(pods[3].uid); got != src.pods[3] {
+		t.Fatalf("pod 3 out of order: found %v, want it from the table", got)
+	}
+	if h.e.next.at != 4 {
+		t.Errorf("after pod 3 the cursor is at %d, want 4", h.e.next.at)
+	}
+}
+
+// TestFindPodMatchesTheIndex: whatever order pods come in, across nodes, while pods expire and
+// a node is forgotten, findPod finds what the pod index finds.
+func TestFindPodMatchesTheIndex(t *testing.T) {
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Limits.PodExpiry, c.IdleFlush = time.Minute, time.Minute })
+	rng := rand.New(rand.NewPCG(1, 2))
+	pods := append(canonicalPods(1, 8), canonicalPods(2, 8)...)
+	check := func(when string) {
+		t.Helper()
+		checkPodLists(t, h.e)
+		for _, i := range rng.Perm(len(pods)) {
+			id, _ := parseUID(pods[i].uid)
+			if got, want := h.e.findPod(pods[i].uid), h.e.pods.byUID.find(id); got != want {
+				t.Fatalf("%s: findPod(%s) = %v, the index has %v", when, pods[i].uid, got, want)
+			}
+		}
+	}
+	order := rng.Perm(len(pods))
+	for round := range 40 {
+		if round%5 == 4 {
+			order = rng.Perm(len(pods)) // mostly the same order, now and then another
+		}
+		var tr []traffic
+		for _, i := range order {
+			// A few pods sit out a round; node-2's last four stop after round 10 and expire.
+			if rng.IntN(8) == 0 || (round > 10 && i >= 12) {
+				continue
+			}
+			tr = append(tr, traffic{pods[i], 2000, 1000})
+		}
+		h.feed(int64(5+10*round), tr...)
+		check(fmt.Sprintf("round %d", round))
+	}
+	if h.e.pods.len() > 12 {
+		t.Fatalf("%d pods tracked, want node-2's last four expired", h.e.pods.len())
+	}
+
+	// A node that only ever primed is forgotten once quiet for pod_expiry: a cursor left on it
+	// must not find its pods.
+	quiet := canonicalPods(3, 2)
+	h.feed(405, traffic{pod: quiet[0]}, traffic{pod: quiet[1]})
+	src := h.e.sources["node-3"]
+	h.advanceClock(2 * time.Minute)
+	h.e.Tick(context.Background())
+	if h.e.sources["node-3"] != nil {
+		t.Fatal("node-3 not forgotten")
+	}
+	h.e.next = podCursor{src: src, at: 0}
+	if p := h.e.findPod(quiet[0].uid); p != nil {
+		t.Fatalf("found %s of a forgotten node", p.ref)
+	}
+	check("after node-3 was forgotten")
 }

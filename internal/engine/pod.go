@@ -20,6 +20,7 @@ type pod struct {
 	baseGen  uint32 // the engine's baseline generation baseRow was looked up in
 	baseRow  int32  // the key's row in that baseline
 	pending  int32  // points waiting in the series' reorder buffers
+	at       int32  // its index in src.pods
 	nsLen    uint8  // the namespace's length in ref (at most 63)
 	nInline  uint8  // the series in inline
 	excluded bool   // kept for learning only: never scored

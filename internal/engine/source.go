@@ -39,6 +39,12 @@ func newSource(name string, cfg *Config) *source {
 	return &source{name: name, windows: newWindows(cfg.Window, cfg.MaxAnomalies)}
 }
 
+// add puts a new pod at the end of the source's pods.
+func (s *source) add(p *pod) {
+	p.at = int32(len(s.pods))
+	s.pods = append(s.pods, p)
+}
+
 // future decides whether a point at ts is too far ahead to be believed. Live, the wall clock is
 // the reference; without one (replay), the source's own data time is, and a jump beyond it (a gap
 // in the recording) is taken once two pods agree on it.
