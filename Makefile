@@ -60,6 +60,7 @@ bench:
 	$(BENCH_RUN) '^BenchmarkConsumeMetricsFastScrape$$' -benchtime 40x
 	$(BENCH_RUN) '^BenchmarkEngineOverFloor$$/^pods=(1000|10000)$$' -benchtime 60x
 	$(BENCH_RUN) '^BenchmarkEngineOverFloor$$/^pods=100000$$' -benchtime 6x
+	$(BENCH_RUN) '^BenchmarkEngineOverFloorShuffled$$' -benchtime 60x
 	$(GO) test -run '^$$' -count $(BENCHCOUNT) ./e2e/ -bench '^BenchmarkProcessorOnKubeletstats$$' -benchtime 40x
 
 ## bench-compare: this tree's engine and processor against commit BASE's (default the one before

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +37,7 @@ type benchEstate struct {
 	sec      int64
 	step     int64 // seconds between scrapes
 	rx, tx   []int64
+	shuffled bool // each batch lists the pods in a new order
 }
 
 func newBenchEstate(pods, anomalousEvery int) *benchEstate {
@@ -107,6 +110,16 @@ func (s *benchEstate) round() pmetric.Metrics {
 		rx.SetIntValue(s.rx[i])
 		tx.SetIntValue(s.tx[i])
 	}
+	if s.shuffled {
+		// Copied into a new batch in the new order, so that the batch's memory is read in order
+		// as a decoded request's is: only the pods come in another order.
+		out := pmetric.NewMetrics()
+		out.ResourceMetrics().EnsureCapacity(rms.Len())
+		for _, i := range rand.Perm(rms.Len()) {
+			rms.At(i).CopyTo(out.ResourceMetrics().AppendEmpty())
+		}
+		return out
+	}
 	return md
 }
 
@@ -166,58 +179,67 @@ func BenchmarkBareWalk(b *testing.B) {
 // speed over an hour, fall on both alike. Reported: each one's ns/point and engine/floor.
 func BenchmarkEngineOverFloor(b *testing.B) {
 	for _, pods := range benchSizes {
-		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) {
-			e, err := New(benchConfig(b), Settings{Emit: func(context.Context, []Event) {}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			w := &bareWalker{pods: make(map[string]*walkPod)}
-			est := newBenchEstate(pods, 100)
-			for i := 0; i < 6; i++ {
-				md := est.round()
-				w.walk(md)
-				e.ConsumeMetrics(ctx, md)
-			}
-			chunk := max(1, benchPoolPoints/(4*pods))
-			var engine, floor time.Duration
-			b.ResetTimer()
-			for done := 0; done < b.N; {
-				b.StopTimer()
-				n := min(chunk, b.N-done)
-				pairs := make([][2]pmetric.Metrics, n)
-				for j := range pairs {
-					pairs[j][0] = est.round()
-					pairs[j][1] = pmetric.NewMetrics()
-					pairs[j][0].CopyTo(pairs[j][1])
-				}
-				runtime.GC()
-				b.StartTimer()
-				for j, pair := range pairs {
-					first := (done + j) % 2 // who goes first, and takes the copy made first
-					for k := range 2 {
-						t0 := time.Now()
-						if k == first {
-							e.ConsumeMetrics(ctx, pair[k])
-							engine += time.Since(t0)
-						} else {
-							w.walk(pair[k])
-							floor += time.Since(t0)
-						}
-					}
-				}
-				done += n
-			}
-			b.StopTimer()
-			if e.pods.len() != pods || len(w.pods) != pods {
-				b.Fatalf("%d pods tracked, %d walked, want %d", e.pods.len(), len(w.pods), pods)
-			}
-			points := float64(b.N) * float64(2*pods)
-			b.ReportMetric(float64(engine.Nanoseconds())/points, "engine-ns/point")
-			b.ReportMetric(float64(floor.Nanoseconds())/points, "floor-ns/point")
-			b.ReportMetric(float64(engine)/float64(floor), "engine/floor")
-		})
+		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) { engineOverFloor(b, pods, false) })
 	}
+}
+
+// BenchmarkEngineOverFloorShuffled is BenchmarkEngineOverFloor on batches that each list the
+// pods in a new order, so that the engine's guess of the next pod (findPod) always fails.
+func BenchmarkEngineOverFloorShuffled(b *testing.B) {
+	b.Run("pods=10000", func(b *testing.B) { engineOverFloor(b, 10_000, true) })
+}
+
+func engineOverFloor(b *testing.B, pods int, shuffled bool) {
+	e, err := New(benchConfig(b), Settings{Emit: func(context.Context, []Event) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	w := &bareWalker{pods: make(map[string]*walkPod)}
+	est := newBenchEstate(pods, 100)
+	est.shuffled = shuffled
+	for i := 0; i < 6; i++ {
+		md := est.round()
+		w.walk(md)
+		e.ConsumeMetrics(ctx, md)
+	}
+	chunk := max(1, benchPoolPoints/(4*pods))
+	var engine, floor time.Duration
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		n := min(chunk, b.N-done)
+		pairs := make([][2]pmetric.Metrics, n)
+		for j := range pairs {
+			pairs[j][0] = est.round()
+			pairs[j][1] = pmetric.NewMetrics()
+			pairs[j][0].CopyTo(pairs[j][1])
+		}
+		runtime.GC()
+		b.StartTimer()
+		for j, pair := range pairs {
+			first := (done + j) % 2 // who goes first, and takes the copy made first
+			for k := range 2 {
+				t0 := time.Now()
+				if k == first {
+					e.ConsumeMetrics(ctx, pair[k])
+					engine += time.Since(t0)
+				} else {
+					w.walk(pair[k])
+					floor += time.Since(t0)
+				}
+			}
+		}
+		done += n
+	}
+	b.StopTimer()
+	if e.pods.len() != pods || len(w.pods) != pods {
+		b.Fatalf("%d pods tracked, %d walked, want %d", e.pods.len(), len(w.pods), pods)
+	}
+	points := float64(b.N) * float64(2*pods)
+	b.ReportMetric(float64(engine.Nanoseconds())/points, "engine-ns/point")
+	b.ReportMetric(float64(floor.Nanoseconds())/points, "floor-ns/point")
+	b.ReportMetric(float64(engine)/float64(floor), "engine/floor")
 }
 
 // benchConfig is the default configuration with the benchmark estate's baseline.
@@ -405,5 +427,40 @@ func TestBenchBatchShape(t *testing.T) {
 	w.walk(prev)
 	if len(w.pods) != pods || w.pods["5f6c3a1e-0000-4000-8000-000000000001"].tx != 500_000+3*1000 {
 		t.Errorf("bare walk: %d pods", len(w.pods))
+	}
+}
+
+// TestBenchEstateShuffled checks the shuffled benchmark's input: each round lists the same pods
+// in a new order, each pod with its own counters.
+func TestBenchEstateShuffled(t *testing.T) {
+	const pods = 50
+	est := newBenchEstate(pods, 10)
+	est.shuffled = true
+	uids := func(md pmetric.Metrics) []string {
+		var out []string
+		rms := md.ResourceMetrics()
+		for i := 0; i < rms.Len(); i++ {
+			uid, _ := rms.At(i).Resource().Attributes().Get(attrPodUID)
+			out = append(out, uid.Str())
+		}
+		return out
+	}
+	first, second := est.round(), est.round()
+	a, b := uids(first), uids(second)
+	if slices.Equal(a, b) {
+		t.Fatal("two rounds list the pods in the same order")
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	if !slices.Equal(a, b) || len(slices.Compact(a)) != pods {
+		t.Fatalf("the rounds hold different pods: %v, %v", a, b)
+	}
+	w := &bareWalker{pods: map[string]*walkPod{}}
+	w.walk(second)
+	for i := 0; i < pods; i++ {
+		uid := fmt.Sprintf("5f6c3a1e-0000-4000-8000-%012d", i)
+		if p := w.pods[uid]; p == nil || p.rx != est.rx[i] || p.tx != est.tx[i] {
+			t.Errorf("pod %d: walked %+v, want receive %d and transmit %d", i, p, est.rx[i], est.tx[i])
+		}
 	}
 }
