@@ -364,8 +364,11 @@ func (c *Config) Validate() error {
 	if c.Event.Source == "" {
 		bad("event.source", "must not be empty")
 	}
-	if c.Limits.MaxPods < 1 {
+	switch {
+	case c.Limits.MaxPods < 1:
 		bad("limits.max_pods", "must be at least 1, got %d", c.Limits.MaxPods)
+	case c.Limits.MaxPods > math.MaxInt32: // a pod keeps its place in its node's list in an int32
+		bad("limits.max_pods", "must be at most %d, got %d", math.MaxInt32, c.Limits.MaxPods)
 	}
 	if c.Limits.PodExpiry <= 0 {
 		bad("limits.pod_expiry", "must be positive, got %s", c.Limits.PodExpiry)

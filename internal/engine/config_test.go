@@ -51,6 +51,7 @@ func TestConfigValidate(t *testing.T) {
 		{"event.sourcetype", func(c *Config) { c.Event.Sourcetype = "" }},
 		{"event.source", func(c *Config) { c.Event.Source = "" }},
 		{"limits.max_pods", func(c *Config) { c.Limits.MaxPods = 0 }},
+		{"limits.max_pods", func(c *Config) { c.Limits.MaxPods = math.MaxInt32 + 1 }},
 		{"limits.pod_expiry", func(c *Config) { c.Limits.PodExpiry = 0 }},
 		{"learn.path", func(c *Config) { c.Learn.Enabled = true }},
 		{"learn.write_interval", func(c *Config) { c.Learn.Enabled, c.Learn.Path, c.Learn.WriteInterval = true, "l.csv", 0 }},
