@@ -453,3 +453,32 @@ func dropNulls(m map[string]any) map[string]any {
 	}
 	return out
 }
+
+// TestGatewayGCSettings: the gateway examples turn GOGC off beside their GOMEMLIMIT, the setting
+// README "Sizing" measured; a GOMEMLIMIT with the default GOGC only adds collections.
+func TestGatewayGCSettings(t *testing.T) {
+	envOf := func(list any) map[string]any {
+		env := map[string]any{}
+		items, _ := list.([]any)
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				env[fmt.Sprint(m["name"])] = m["value"]
+			}
+		}
+		return env
+	}
+	sts := loadYAMLDocs(t, "k8s/gateway-statefulset.yaml")[1]
+	containers, _ := sts.Get("spec::template::spec::containers").([]any)
+	if len(containers) == 0 {
+		t.Fatal("k8s/gateway-statefulset.yaml: no containers")
+	}
+	first, _ := containers[0].(map[string]any)
+	for file, env := range map[string]map[string]any{
+		"k8s/gateway-statefulset.yaml": envOf(first["env"]),
+		"helm/gateway-values.yaml":     envOf(loadYAML(t, "helm/gateway-values.yaml").Get("extraEnvs")),
+	} {
+		if env["GOMEMLIMIT"] == nil || env["GOGC"] != "off" {
+			t.Errorf("%s: GOGC %v and GOMEMLIMIT %v, want GOGC off beside a GOMEMLIMIT", file, env["GOGC"], env["GOMEMLIMIT"])
+		}
+	}
+}
