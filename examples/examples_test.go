@@ -4,6 +4,7 @@ package examples
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -455,7 +457,9 @@ func dropNulls(m map[string]any) map[string]any {
 }
 
 // TestGatewayGCSettings: the gateway examples turn GOGC off beside their GOMEMLIMIT, the setting
-// README "Sizing" measured; a GOMEMLIMIT with the default GOGC only adds collections.
+// README "Sizing" measured (a GOMEMLIMIT with the default GOGC only adds collections), and keep
+// GOMEMLIMIT below memory_limiter's soft limit, which a heap growing towards GOMEMLIMIT would
+// otherwise pass, making memory_limiter refuse data.
 func TestGatewayGCSettings(t *testing.T) {
 	envOf := func(list any) map[string]any {
 		env := map[string]any{}
@@ -472,13 +476,60 @@ func TestGatewayGCSettings(t *testing.T) {
 	if len(containers) == 0 {
 		t.Fatal("k8s/gateway-statefulset.yaml: no containers")
 	}
-	first, _ := containers[0].(map[string]any)
-	for file, env := range map[string]map[string]any{
-		"k8s/gateway-statefulset.yaml": envOf(first["env"]),
-		"helm/gateway-values.yaml":     envOf(loadYAML(t, "helm/gateway-values.yaml").Get("extraEnvs")),
+	container := confmap.NewFromStringMap(containers[0].(map[string]any))
+	helm := loadYAML(t, "helm/gateway-values.yaml")
+	for _, g := range []struct {
+		file          string
+		env           map[string]any
+		memory        any
+		memoryLimiter *confmap.Conf
+	}{
+		{"k8s/gateway-statefulset.yaml", envOf(container.Get("env")), container.Get("resources::limits::memory"),
+			loadYAML(t, "scaleout/gateway.yaml")}, // its ConfigMap's config.yaml
+		{"helm/gateway-values.yaml", envOf(helm.Get("extraEnvs")), helm.Get("resources::limits::memory"), mustSub(t, helm, "config")},
 	} {
-		if env["GOMEMLIMIT"] == nil || env["GOGC"] != "off" {
-			t.Errorf("%s: GOGC %v and GOMEMLIMIT %v, want GOGC off beside a GOMEMLIMIT", file, env["GOGC"], env["GOMEMLIMIT"])
+		if g.env["GOGC"] != "off" {
+			t.Errorf("%s: GOGC %v, want off beside GOMEMLIMIT", g.file, g.env["GOGC"])
+		}
+		limit, err1 := quantityBytes(fmt.Sprint(g.env["GOMEMLIMIT"]))
+		memory, err2 := quantityBytes(fmt.Sprint(g.memory))
+		if err := errors.Join(err1, err2); err != nil {
+			t.Errorf("%s: %v", g.file, err)
+			continue
+		}
+		pct := func(key string) float64 {
+			v, _ := g.memoryLimiter.Get("processors::memory_limiter::" + key).(int)
+			return float64(v)
+		}
+		soft := (pct("limit_percentage") - pct("spike_limit_percentage")) / 100 * memory
+		if soft <= 0 || limit >= soft {
+			t.Errorf("%s: GOMEMLIMIT %v is not below memory_limiter's soft limit of %.0f MiB", g.file, g.env["GOMEMLIMIT"], soft/(1<<20))
 		}
 	}
+}
+
+func mustSub(t *testing.T, c *confmap.Conf, key string) *confmap.Conf {
+	t.Helper()
+	sub, err := c.Sub(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+// quantityBytes reads a size as Kubernetes (Mi, Gi) or Go's GOMEMLIMIT (MiB, GiB) write it.
+func quantityBytes(q string) (float64, error) {
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"MiB", 20}, {"GiB", 30}, {"Mi", 20}, {"Gi", 30}} {
+		if n, ok := strings.CutSuffix(q, u.suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err != nil {
+				return 0, fmt.Errorf("size %q: %w", q, err)
+			}
+			return v * float64(uint64(1)<<u.shift), nil
+		}
+	}
+	return 0, fmt.Errorf("size %q: not in Mi, Gi, MiB or GiB", q)
 }
