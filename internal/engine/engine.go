@@ -468,7 +468,7 @@ func (e *Engine) closeSpan(p *pod, start int64, sp podSpan, b *baseline.Baseline
 			e.countPeer(p, start)
 			return
 		}
-		v = score(stats, b.Signals(), computeSignals(sp.in, sp.out), e.cfg.StdevMultiplier)
+		v = score(stats, b.Signals(), sp.in, sp.out, e.cfg.StdevMultiplier)
 	}
 	e.batch.scored++
 	peers := e.countPeer(p, start)

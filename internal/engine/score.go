@@ -7,24 +7,25 @@ import (
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 )
 
-// signalValues are one pod-span's signals; a signal whose ok is false is undefined and not scored.
-type signalValues struct {
-	v  [baseline.NumSignals]float64
-	ok [baseline.NumSignals]bool
-}
-
-// computeSignals follows the search's evals: a ratio with a zero denominator is null.
-func computeSignals(in, out float64) signalValues {
-	var s signalValues
-	if out > 0 {
-		s.v[baseline.InboundOutbound], s.ok[baseline.InboundOutbound] = in/out, true
+// signalOf is one signal of a pod-span as the search's evals compute it: a ratio with a zero
+// denominator is null (ok false). One at a time, so that scoring divides only for the signals the
+// baseline has.
+func signalOf(s baseline.Signal, in, out float64) (v float64, ok bool) {
+	switch s {
+	case baseline.InboundOutbound:
+		if out > 0 {
+			return in / out, true
+		}
+	case baseline.OutboundInbound:
+		if in > 0 {
+			return out / in, true
+		}
+	case baseline.InboundIO:
+		return in, true
+	case baseline.OutboundIO:
+		return out, true
 	}
-	if in > 0 {
-		s.v[baseline.OutboundInbound], s.ok[baseline.OutboundInbound] = out/in, true
-	}
-	s.v[baseline.InboundIO], s.ok[baseline.InboundIO] = in, true
-	s.v[baseline.OutboundIO], s.ok[baseline.OutboundIO] = out, true
-	return s
+	return 0, false
 }
 
 // verdict is the outcome of scoring one pod-span.
@@ -34,22 +35,23 @@ type verdict struct {
 	flagged [baseline.NumSignals]bool
 }
 
-// score is the search's `foreach stdev_*`: strictly above avg + k*stdev flags, in the order of
-// the baseline file's columns; a missing key or signal never flags.
-func score(stats *[baseline.NumSignals]baseline.Stat, order []baseline.Signal, sv signalValues, k float64) verdict {
-	var out verdict
+// score is the search's `foreach stdev_*` on a pod-span's inbound and outbound: strictly above
+// avg + k*stdev flags, in the order of the baseline file's columns; a missing key or signal
+// never flags.
+func score(stats *[baseline.NumSignals]baseline.Stat, order []baseline.Signal, in, out, k float64) verdict {
+	if !flags(stats, order, in, out, k) {
+		return verdict{} // nearly every span: no verdict to build
+	}
+	var vd verdict
 	var b strings.Builder
 	for _, s := range order {
 		st := stats[s]
-		if !st.Scorable || !sv.ok[s] {
-			continue
-		}
-		v := sv.v[s]
-		if !(v > st.Avg+k*st.Stdev) {
+		v, ok := signalOf(s, in, out)
+		if !st.Scorable || !ok || !(v > st.Avg+k*st.Stdev) {
 			continue
 		}
 		z := (v - st.Avg) / st.Stdev
-		out.z[s], out.flagged[s] = z, true
+		vd.z[s], vd.flagged[s] = z, true
 		if b.Len() == 0 {
 			b.Grow(192) // one signal's text is ~150 bytes: one allocation instead of a growth series
 		} else {
@@ -57,8 +59,20 @@ func score(stats *[baseline.NumSignals]baseline.Stat, order []baseline.Signal, s
 		}
 		appendAnomalyText(&b, s, v, z, st)
 	}
-	out.text = b.String()
-	return out
+	vd.text = b.String()
+	return vd
+}
+
+// flags says whether any signal flags: score's test alone, without the verdict.
+func flags(stats *[baseline.NumSignals]baseline.Stat, order []baseline.Signal, in, out, k float64) bool {
+	for _, s := range order {
+		if st := &stats[s]; st.Scorable {
+			if v, ok := signalOf(s, in, out); ok && v > st.Avg+k*st.Stdev {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // appendAnomalyText writes the search's text for one signal (the volume signals lack "ratio").

@@ -205,7 +205,7 @@ func TestZeroTraffic(t *testing.T) {
 		stats[s] = baseline.Stat{Avg: -10, Stdev: 1, Scorable: true}
 	}
 	order := []baseline.Signal{baseline.InboundOutbound, baseline.OutboundInbound, baseline.InboundIO, baseline.OutboundIO}
-	got := score(&stats, order, computeSignals(0, 0), 4).text
+	got := score(&stats, order, 0, 0, 4).text
 	// z = (0 - -10)/1 = 10.
 	want := "inbound_network_io higher than average by 10 Standard Deviations. " +
 		"inbound_network_io=0 avg_inbound_network_io=-10 'stdev_inbound_network_io'=1, " +
@@ -216,7 +216,7 @@ func TestZeroTraffic(t *testing.T) {
 	}
 	// in = 100, out = 0: inbound:outbound is undefined (not +Inf), outbound:inbound = 0/100 = 0
 	// is defined: z = 10.
-	got = score(&stats, order, computeSignals(100, 0), 4).text
+	got = score(&stats, order, 100, 0, 4).text
 	want = "outbound:inbound ratio higher than average by 10 Standard Deviations. " +
 		"outbound:inbound=0 avg_outbound:inbound=-10 'stdev_outbound:inbound'=1, " +
 		"inbound_network_io higher than average by 110 Standard Deviations. " +
@@ -279,18 +279,24 @@ func TestBlankCellOnlyDisablesItsSignal(t *testing.T) {
 	}
 }
 
-func TestComputeSignals(t *testing.T) {
+// TestSignalOf: the search's evals, a ratio with a zero denominator null (not +Inf or NaN).
+func TestSignalOf(t *testing.T) {
 	const io, oi, in, out = baseline.InboundOutbound, baseline.OutboundInbound, baseline.InboundIO, baseline.OutboundIO
-	s := computeSignals(0, 0)
-	if s.ok[io] || s.ok[oi] || !s.ok[in] || !s.ok[out] || s.v[in] != 0 || s.v[out] != 0 {
-		t.Errorf("computeSignals(0,0) = %+v: want ratios undefined, volumes 0", s)
-	}
-	s = computeSignals(300, 100)
-	if !s.ok[io] || s.v[io] != 3 || !s.ok[oi] || s.v[oi] != 1.0/3 || s.v[in] != 300 || s.v[out] != 100 {
-		t.Errorf("computeSignals(300,100) = %+v", s)
-	}
-	s = computeSignals(100, 0)
-	if s.ok[io] || !s.ok[oi] || s.v[oi] != 0 || math.IsInf(s.v[io], 0) {
-		t.Errorf("computeSignals(100,0) = %+v: want inbound:outbound undefined, outbound:inbound 0", s)
+	for _, c := range []struct {
+		s       baseline.Signal
+		in, out float64
+		want    float64
+		ok      bool
+	}{
+		{io, 0, 0, 0, false}, {oi, 0, 0, 0, false}, {in, 0, 0, 0, true}, {out, 0, 0, 0, true},
+		{io, 300, 100, 3, true}, {oi, 300, 100, 1.0 / 3, true}, {in, 300, 100, 300, true}, {out, 300, 100, 100, true},
+		{io, 100, 0, 0, false}, {oi, 100, 0, 0, true},
+		{io, 0, 100, 0, true}, {oi, 0, 100, 0, false},
+		{baseline.NumSignals, 300, 100, 0, false},
+	} {
+		v, ok := signalOf(c.s, c.in, c.out)
+		if ok != c.ok || (ok && v != c.want) || math.IsInf(v, 0) || math.IsNaN(v) {
+			t.Errorf("signalOf(%v, %v, %v) = %v, %v; want %v, %v", c.s, c.in, c.out, v, ok, c.want, c.ok)
+		}
 	}
 }
