@@ -151,8 +151,14 @@ func (s *series) offer(r reading, latest bool) bufferResult {
 	}
 	w := s.words()
 	i := 0 // the word the point goes in: before the first point at or after it
-	if latest {
-		i = len(w)
+	if n := len(w); latest {
+		i = n
+	} else if n > 0 && int(s.count) == n {
+		// Every point is one word (so the series is primed): the last word is the newest point,
+		// and a point after it, as the second direction's point of a scrape is, needs no scan.
+		if r.ts > s.anchor.ts+int64(w[n-1]>>shortDv) {
+			i = n
+		}
 	}
 	for i < len(w) {
 		p, next := at(w, i, s.anchor)
