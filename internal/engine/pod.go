@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 	"unique"
+	"unsafe"
 
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 	"github.com/k8snetio/k8snetioanomaly/internal/profile"
@@ -256,14 +258,20 @@ const notPacked = 0xff
 
 // packName packs a name of up to 8 bytes into a uint64; with its length it is the name.
 func packName(name string) (uint64, uint8) {
-	if len(name) > 8 {
+	n := len(name)
+	switch {
+	case n > 8:
 		return 0, notPacked
+	case n >= 4: // two 4-byte loads that overlap, not a loop: it runs for every point
+		b := unsafe.Slice(unsafe.StringData(name), n)
+		lo, hi := uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[n-4:]))
+		return lo | hi<<(8*(n-4)), uint8(n)
 	}
 	var v uint64
-	for i := 0; i < len(name); i++ {
+	for i := 0; i < n; i++ {
 		v |= uint64(name[i]) << (8 * i)
 	}
-	return v, uint8(len(name))
+	return v, uint8(n)
 }
 
 // seriesKey looks a series up without building a string for it.

@@ -1,9 +1,38 @@
 package engine
 
 import (
+	"math/rand/v2"
 	"testing"
 	"unsafe"
 )
+
+// TestPackName: every name of up to 8 bytes packs into its bytes, first byte lowest, and nothing
+// else (the bytes past its length are zero), whatever its length and bytes; longer ones do not.
+func TestPackName(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 9; n++ {
+		for range 200 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(rng.IntN(256))
+			}
+			v, l := packName(string(b))
+			if n > 8 {
+				if l != notPacked {
+					t.Fatalf("%q (%d bytes) packed", b, n)
+				}
+				continue
+			}
+			var want uint64
+			for i, c := range b {
+				want |= uint64(c) << (8 * i)
+			}
+			if v != want || int(l) != n {
+				t.Fatalf("packName(%q) = %#x, %d; want %#x, %d", b, v, l, want, n)
+			}
+		}
+	}
+}
 
 // TestSeriesForNames: a series is found by its interface's exact name, whether the name is packed
 // (up to 8 bytes) or not, and names that differ in any byte, in length only, or by a NUL are
