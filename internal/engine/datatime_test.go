@@ -175,6 +175,35 @@ func TestReorderedWithinOneSeries(t *testing.T) {
 	}
 }
 
+// TestBacklogSpansKeepTheirPoints: when one sweep closes several spans of a pod whose series'
+// oldest points lie in different spans (receive at 5, 15 and 25; transmit at 5 and 25 only), each
+// span gets its own points: span 10 receive's 15-5 alone, span 20 receive's 25-15 and transmit's
+// 25-5, not one span with everything up to 25.
+func TestBacklogSpansKeepTheirPoints(t *testing.T) {
+	h := newHarness(t, ratioCSV, func(c *Config) { c.Lateness = 30 * time.Second })
+	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 5, 1000), ip("eth0", "transmit", 5, 1000)).md)
+	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 15, 1300)).md)
+	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 25, 1400), ip("eth0", "transmit", 25, 1300)).md)
+	if n := len(h.obs.ofPod(webPod.name)); n != 0 {
+		t.Fatalf("%d spans observed before the watermark passed them", n)
+	}
+	// The watermark moves to 35: spans 0, 10 and 20 close in this batch's sweep.
+	h.consume(newMD().add(webPod, cumulativeSum, ip("eth0", "receive", 65, 1500), ip("eth0", "transmit", 65, 1400)).md)
+	type span struct {
+		sec           int64
+		in, out       float64
+		hasIn, hasOut bool
+	}
+	var got []span
+	for _, s := range h.obs.ofPod(webPod.name) {
+		got = append(got, span{s.sec, s.in, s.out, s.hasIn, s.hasOut})
+	}
+	want := []span{{10, 300, 0, true, false}, {20, 100, 300, true, true}} // span 0 only primed
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("spans %+v, want %+v", got, want)
+	}
+}
+
 // evilBatch is one request for a made-up pod on webPod's own node at ts.
 func evilBatch(ts int64) pmetric.Metrics {
 	md := newMD().add(podRes{uid: "evil", name: "evil-zzzzz", namespace: "default", cluster: "prod", node: "node-1"},

@@ -414,11 +414,8 @@ func (e *Engine) advanceObserver() {
 
 // closeSpans scores the pod's buffered spans that end at or before through, oldest first.
 func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
-	for {
-		first, ok := p.firstBuffered()
-		if !ok || first >= through { // through is a span boundary: first's span ends after it
-			return
-		}
+	first, ok := p.firstBuffered()
+	for ok && first < through { // through is a span boundary: first's span ends after it
 		start := p.scoredThrough // most often the next span: no division
 		if first < start || first >= start+e.span {
 			start = floorTo(first, e.span)
@@ -426,8 +423,15 @@ func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 		var sums podSpan
 		taken := 0
 		all := p.allSeries()
+		ok = false // the oldest point left, found while taking (firstBuffered, without a second loop)
 		for i := range all {
-			taken += all[i].takeSpan(start+e.span, e.span, &sums)
+			s := &all[i]
+			taken += s.takeSpan(start+e.span, e.span, &sums)
+			if s.count > 0 {
+				if t := s.firstTime(); !ok || t < first {
+					first, ok = t, true
+				}
+			}
 		}
 		if taken == 0 {
 			return // cannot happen with the timestamps ingest and restore take; never loop on it
