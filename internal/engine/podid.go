@@ -1,5 +1,10 @@
 package engine
 
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
 // podID is the 16 bytes of a k8s.pod.uid written as Kubernetes writes it, a lowercase RFC 4122
 // UUID (xxxxxxxx-xxxx-xxxx-[89ab]xxx-xxxxxxxxxxxx). A pod so keyed keeps no copy of its uid: it
 // is written again from these bytes when saved.
@@ -12,20 +17,17 @@ func parseUID(uid string) (id podID, ok bool) {
 	if len(uid) != 36 || uid[8] != '-' || uid[13] != '-' || uid[18] != '-' || uid[23] != '-' {
 		return id, false
 	}
-	a, okA := hexWord(load4(uid[0:4]) | load4(uid[4:8])<<32)
-	b, okB := hexWord(load4(uid[9:13]) | load4(uid[14:18])<<32)
-	c, okC := hexWord(load4(uid[19:23]) | load4(uid[24:28])<<32)
-	d, okD := hexWord(load4(uid[28:32]) | load4(uid[32:36])<<32)
-	for i, w := range [4]uint32{a, b, c, d} {
-		id[4*i], id[4*i+1], id[4*i+2], id[4*i+3] = byte(w), byte(w>>8), byte(w>>16), byte(w>>24)
-	}
+	u := unsafe.Slice(unsafe.StringData(uid), 36) // read in words, not byte by byte
+	le := binary.LittleEndian
+	a, okA := hexWord(le.Uint64(u[0:8]))
+	b, okB := hexWord(uint64(le.Uint32(u[9:13])) | uint64(le.Uint32(u[14:18]))<<32)
+	c, okC := hexWord(uint64(le.Uint32(u[19:23])) | uint64(le.Uint32(u[24:28]))<<32)
+	d, okD := hexWord(le.Uint64(u[28:36]))
+	le.PutUint32(id[0:4], a)
+	le.PutUint32(id[4:8], b)
+	le.PutUint32(id[8:12], c)
+	le.PutUint32(id[12:16], d)
 	return id, okA && okB && okC && okD && id[8]&0xc0 == 0x80 // the RFC 4122 variant, as Kubernetes makes
-}
-
-// load4 is four characters, the first in the low byte.
-func load4(s string) uint64 {
-	_ = s[3]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 // hexWord reads eight lowercase hexadecimal digits, one per byte of x with the first in the low
