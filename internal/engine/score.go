@@ -46,8 +46,8 @@ func score(stats *[baseline.NumSignals]baseline.Stat, order []baseline.Signal, i
 	var b strings.Builder
 	for _, s := range order {
 		st := stats[s]
-		v, ok := signalOf(s, in, out)
-		if !st.Scorable || !ok || !(v > st.Avg+k*st.Stdev) {
+		v, ok := exceeds(&st, s, in, out, k)
+		if !ok {
 			continue
 		}
 		z := (v - st.Avg) / st.Stdev
@@ -66,13 +66,21 @@ func score(stats *[baseline.NumSignals]baseline.Stat, order []baseline.Signal, i
 // flags says whether any signal flags: score's test alone, without the verdict.
 func flags(stats *[baseline.NumSignals]baseline.Stat, order []baseline.Signal, in, out, k float64) bool {
 	for _, s := range order {
-		if st := &stats[s]; st.Scorable {
-			if v, ok := signalOf(s, in, out); ok && v > st.Avg+k*st.Stdev {
-				return true
-			}
+		if _, ok := exceeds(&stats[s], s, in, out, k); ok {
+			return true
 		}
 	}
 	return false
+}
+
+// exceeds returns signal s's value and whether it flags against st: defined, scorable and
+// strictly above avg + k*stdev (NaN-safe: a comparison with NaN is false).
+func exceeds(st *baseline.Stat, s baseline.Signal, in, out, k float64) (float64, bool) {
+	if !st.Scorable {
+		return 0, false
+	}
+	v, ok := signalOf(s, in, out)
+	return v, ok && v > st.Avg+k*st.Stdev
 }
 
 // appendAnomalyText writes the search's text for one signal (the volume signals lack "ratio").
