@@ -443,7 +443,7 @@ func (e *Engine) restoreSeries(p *pod, ss seriesState) error {
 		if s.offer(r.reading(), false) != buffered { // in order (checked above): only tooOld is possible
 			return fmt.Errorf("buffered point %d not after the counter's last taken point", i)
 		}
-		p.pending++
+		p.buffered(r.Ts)
 		p.lastSeen = max(p.lastSeen, r.Ts)
 	}
 	return nil

@@ -414,7 +414,7 @@ func (e *Engine) advanceObserver() {
 
 // closeSpans scores the pod's buffered spans that end at or before through, oldest first.
 func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
-	first, ok := p.firstBuffered()
+	first, ok := p.oldest, p.pending > 0
 	for ok && first < through { // through is a span boundary: first's span ends after it
 		start := p.scoredThrough // most often the next span: no division
 		if first < start || first >= start+e.span {
@@ -423,7 +423,7 @@ func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 		var sums podSpan
 		taken := 0
 		all := p.allSeries()
-		ok = false // the oldest point left, found while taking (firstBuffered, without a second loop)
+		ok = false // the oldest point left, found while taking
 		for i := range all {
 			s := &all[i]
 			taken += s.takeSpan(start+e.span, e.span, &sums)
@@ -437,6 +437,7 @@ func (e *Engine) closeSpans(p *pod, through int64, b *baseline.Baseline) {
 			return // cannot happen with the timestamps ingest and restore take; never loop on it
 		}
 		p.pending -= int32(taken)
+		p.oldest = first
 		p.scoredThrough = start + e.span
 		e.closeSpan(p, start, sums, b)
 	}

@@ -348,7 +348,35 @@ func (h *harness) takeEvents() []Event {
 	return evs
 }
 
-func (h *harness) consume(md pmetric.Metrics) { h.e.ConsumeMetrics(context.Background(), md) }
+// consume feeds md, then checks what every pod keeps about its buffers against the buffers.
+func (h *harness) consume(md pmetric.Metrics) {
+	h.e.ConsumeMetrics(context.Background(), md)
+	checkPods(h.t, h.e)
+}
+
+// checkPods checks each pod's pending count and oldest point against its series' buffers.
+func checkPods(t testing.TB, e *Engine) {
+	t.Helper()
+	for name, src := range e.sources {
+		for _, p := range src.pods {
+			var count int32
+			var oldest int64
+			for i := range p.allSeries() {
+				s := &p.allSeries()[i]
+				for r := range s.points() {
+					if count == 0 || r.ts < oldest {
+						oldest = r.ts
+					}
+					count++
+				}
+			}
+			if count != p.pending || count > 0 && oldest != p.oldest {
+				t.Fatalf("source %q pod %q: pending %d, oldest %d; its buffers hold %d, the oldest at %d",
+					name, p.ref, p.pending, p.oldest, count, oldest)
+			}
+		}
+	}
+}
 
 // traffic is one pod's byte increase since its previous scrape.
 type traffic struct {

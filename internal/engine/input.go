@@ -154,7 +154,7 @@ func (e *Engine) ingestPoint(p *pod, dp pmetric.NumberDataPoint, kind pointKind,
 	case bufferFull:
 		return DropReorderLimit
 	}
-	p.pending++
+	p.buffered(ts)
 	if ts > p.lastSeen {
 		p.lastSeen = ts // also for a priming point, so a new pod is not expired before its first span
 	}

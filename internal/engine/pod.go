@@ -23,6 +23,7 @@ type pod struct {
 	baseRow  int32  // the key's row in that baseline
 	pending  int32  // points waiting in the series' reorder buffers
 	at       int32  // its index in src.pods
+	oldest   int64  // Unix ns of the oldest buffered point while pending > 0: a sweep reads no series to find it
 	nsLen    uint8  // the namespace's length in ref (at most 63)
 	nInline  uint8  // the series in inline
 	excluded bool   // kept for learning only: never scored
@@ -289,17 +290,10 @@ type podSpan struct {
 	covered       int64 // ns, the longest of its series'
 }
 
-// firstBuffered returns the time of the pod's oldest buffered point.
-func (p *pod) firstBuffered() (int64, bool) {
-	var first int64
-	found := false
-	all := p.allSeries()
-	for i := range all {
-		if s := &all[i]; s.count > 0 {
-			if t := s.firstTime(); !found || t < first {
-				first, found = t, true
-			}
-		}
+// buffered counts a point at ts just put into one of the pod's reorder buffers.
+func (p *pod) buffered(ts int64) {
+	if p.pending == 0 || ts < p.oldest {
+		p.oldest = ts
 	}
-	return first, found
+	p.pending++
 }
