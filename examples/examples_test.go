@@ -17,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/xconfmap"
 
+	"github.com/k8snetio/k8snetioanomaly/connector/k8snetioanomalyconnector"
 	"github.com/k8snetio/k8snetioanomaly/internal/baseline"
 	"github.com/k8snetio/k8snetioanomaly/processor/k8snetioanomalyprocessor"
 )
@@ -166,32 +168,50 @@ func validateWithCollector(t *testing.T, collector string, c collectorConfig) {
 
 // TestHelmValues checks what can be checked of helm/values.yaml without the chart: the chart's own
 // default agent config is rendered by Helm and is not available here, so the whole merged config
-// cannot be validated; the component's section is decoded and validated by the component's factory,
-// and the pipelines, volumes and ConfigMap are checked to fit together.
+// cannot be validated; the component's section is decoded and validated by the connector's factory,
+// and the pipelines, volumes and ConfigMap are checked to fit together. The chart's agent takes
+// OTLP from every pod on its node, so what matters most is that nothing but kubeletstats feeds the
+// component.
 func TestHelmValues(t *testing.T) {
 	values := loadYAML(t, "helm/values.yaml")
 	agent, err := values.Sub("agent::config")
 	if err != nil {
 		t.Fatal(err)
 	}
-	section, err := agent.Sub("processors::k8s_netio_anomaly")
+	section, err := agent.Sub("connectors::k8s_netio_anomaly")
 	if err != nil {
 		t.Fatal(err)
 	}
-	baselinePath := validateComponent(t, "helm/values.yaml", section)
+	baselinePath := validateComponent(t, "helm/values.yaml", section, k8snetioanomalyconnector.NewFactory().CreateDefaultConfig())
+	if agent.IsSet("processors::k8s_netio_anomaly") {
+		t.Errorf("helm/values.yaml: the processor is configured; the chart's pipelines it could join take OTLP from any pod")
+	}
 
-	// The processor is listed in a metrics and a logs pipeline: metrics in, events out.
-	for _, kind := range []string{"metrics", "logs"} {
-		found := false
-		for name, p := range agent.Get("service::pipelines").(map[string]any) {
-			procs, _ := p.(map[string]any)["processors"].([]any)
-			if (name == kind || strings.HasPrefix(name, kind+"/")) && slices.Contains(procs, any("k8s_netio_anomaly")) {
-				found = true
+	fed, feeds := false, false
+	for name, p := range agent.Get("service::pipelines").(map[string]any) {
+		p, _ := p.(map[string]any)
+		procs, _ := p["processors"].([]any)
+		exporters, _ := p["exporters"].([]any)
+		receivers, _ := p["receivers"].([]any)
+		if slices.Contains(procs, any("k8s_netio_anomaly")) {
+			t.Errorf("helm/values.yaml: pipeline %s lists the processor k8s_netio_anomaly", name)
+		}
+		if strings.HasPrefix(name, "metrics") && slices.Contains(exporters, any("k8s_netio_anomaly")) {
+			fed = true
+			if !slices.Equal(receivers, []any{"kubeletstats"}) {
+				t.Errorf("helm/values.yaml: pipeline %s feeds the component from %v; only kubeletstats, the kubelet's own counters, may", name, receivers)
 			}
 		}
-		if !found {
-			t.Errorf("helm/values.yaml: no %s pipeline in agent.config lists k8s_netio_anomaly", kind)
+		if strings.HasPrefix(name, "logs") && slices.Contains(receivers, any("k8s_netio_anomaly")) &&
+			slices.Contains(exporters, any("splunk_hec/platform_logs")) {
+			feeds = true
 		}
+	}
+	if !fed {
+		t.Errorf("helm/values.yaml: no metrics pipeline in agent.config exports to the connector k8s_netio_anomaly")
+	}
+	if !feeds {
+		t.Errorf("helm/values.yaml: no logs pipeline in agent.config takes the events from k8s_netio_anomaly to splunk_hec/platform_logs")
 	}
 	mounts, _ := values.Get("agent::extraVolumeMounts").([]any)
 	volumes, _ := values.Get("agent::extraVolumes").([]any)
@@ -205,7 +225,7 @@ func TestAgentDaemonSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	baselinePath := validateComponent(t, "agent.yaml", section)
+	baselinePath := validateComponent(t, "agent.yaml", section, k8snetioanomalyprocessor.NewFactory().CreateDefaultConfig())
 
 	ds := loadYAML(t, "k8s/agent-daemonset.yaml")
 	containers, _ := ds.Get("spec::template::spec::containers").([]any)
@@ -243,9 +263,8 @@ func TestAgentDaemonSet(t *testing.T) {
 
 // validateComponent decodes a k8s_netio_anomaly section as the collector would (unknown keys are
 // errors), validates it, and returns its baseline path.
-func validateComponent(t *testing.T, file string, section *confmap.Conf) string {
+func validateComponent(t *testing.T, file string, section *confmap.Conf, cfg component.Config) string {
 	t.Helper()
-	cfg := k8snetioanomalyprocessor.NewFactory().CreateDefaultConfig()
 	if err := section.Unmarshal(cfg); err != nil {
 		t.Fatalf("%s: k8s_netio_anomaly: %v", file, err)
 	}
@@ -383,6 +402,105 @@ func TestScaleOutAgent(t *testing.T) {
 	}
 }
 
+// TestGatewayNetworkPolicy: only the agents reach the gateways. The policy of
+// k8s/gateway-statefulset.yaml selects the gateway pods, admits only pods that carry the agent
+// DaemonSet's labels (no namespace or address rule that would admit more), and opens only the
+// port the gateway's OTLP receiver listens on; the Helm gateway values do the same with the
+// chart's policy, which opens every enabled port.
+func TestGatewayNetworkPolicy(t *testing.T) {
+	docs := loadYAMLDocs(t, "k8s/gateway-statefulset.yaml")
+	var policy, sts, svc *confmap.Conf
+	for _, d := range docs {
+		switch d.Get("kind") {
+		case "NetworkPolicy":
+			policy = d
+		case "StatefulSet":
+			sts = d
+		case "Service":
+			svc = d
+		}
+	}
+	if policy == nil || sts == nil || svc == nil {
+		t.Fatal("k8s/gateway-statefulset.yaml: want a Service, a StatefulSet and a NetworkPolicy")
+	}
+	agentLabels := mapOf(loadYAML(t, "k8s/agent-daemonset.yaml").Get("spec::template::metadata::labels"))
+	if !selects(mapOf(policy.Get("spec::podSelector::matchLabels")), mapOf(sts.Get("spec::template::metadata::labels"))) {
+		t.Errorf("the NetworkPolicy's podSelector %v does not select the gateway pods", policy.Get("spec::podSelector"))
+	}
+	if types, _ := policy.Get("spec::policyTypes").([]any); !slices.Contains(types, any("Ingress")) {
+		t.Errorf("the NetworkPolicy's policyTypes %v do not restrict ingress", types)
+	}
+	rules, _ := policy.Get("spec::ingress").([]any)
+	if len(rules) != 1 {
+		t.Fatalf("the NetworkPolicy has %d ingress rules, want 1 (the agents to OTLP)", len(rules))
+	}
+	rule := rules[0].(map[string]any)
+	checkPeers(t, "k8s/gateway-statefulset.yaml", rule["from"], agentLabels)
+
+	// The port: the one the gateway's OTLP receiver listens on, which the Service exposes.
+	endpoint, _ := loadYAML(t, "scaleout/gateway.yaml").Get("receivers::otlp::protocols::grpc::endpoint").(string)
+	otlpPort, err := strconv.Atoi(endpoint[strings.LastIndex(endpoint, ":")+1:])
+	if err != nil {
+		t.Fatalf("scaleout/gateway.yaml: otlp endpoint %q has no port", endpoint)
+	}
+	ports, _ := rule["ports"].([]any)
+	if len(ports) != 1 || fmt.Sprint(ports[0].(map[string]any)["port"]) != strconv.Itoa(otlpPort) {
+		t.Errorf("the NetworkPolicy opens ports %v, want only the OTLP receiver's %d", ports, otlpPort)
+	}
+	if svcPorts, _ := svc.Get("spec::ports").([]any); len(svcPorts) != 1 || fmt.Sprint(svcPorts[0].(map[string]any)["port"]) != strconv.Itoa(otlpPort) {
+		t.Errorf("the Service exposes %v, want the OTLP receiver's port %d", svcPorts, otlpPort)
+	}
+
+	values := loadYAML(t, "helm/gateway-values.yaml")
+	if values.Get("networkPolicy::enabled") != true {
+		t.Errorf("helm/gateway-values.yaml: networkPolicy.enabled is %v, want true", values.Get("networkPolicy::enabled"))
+	}
+	checkPeers(t, "helm/gateway-values.yaml", values.Get("networkPolicy::allowIngressFrom"), agentLabels)
+	for name, port := range values.Get("ports").(map[string]any) {
+		if enabled := port.(map[string]any)["enabled"]; enabled != false && name != "otlp" {
+			t.Errorf("helm/gateway-values.yaml: port %s is enabled (%v); the chart's policy would open it to the agents too", name, enabled)
+		}
+	}
+}
+
+// checkPeers checks a NetworkPolicy's `from` list: present, only pod selectors, each selecting the
+// agent's pods.
+func checkPeers(t *testing.T, file string, from any, agentLabels map[string]any) {
+	t.Helper()
+	peers, _ := from.([]any)
+	if len(peers) == 0 {
+		t.Errorf("%s: the policy admits every source (no `from`)", file)
+	}
+	for _, p := range peers {
+		p, _ := p.(map[string]any)
+		if len(p) != 1 || p["podSelector"] == nil {
+			t.Errorf("%s: the policy admits %v; want pod selectors of the agents only", file, p)
+			continue
+		}
+		if !selects(mapOf(p["podSelector"].(map[string]any)["matchLabels"]), agentLabels) {
+			t.Errorf("%s: the policy admits pods %v, which are not the agent DaemonSet's %v", file, p["podSelector"], agentLabels)
+		}
+	}
+}
+
+// selects says whether matchLabels, not empty, selects a pod with these labels.
+func selects(matchLabels, labels map[string]any) bool {
+	if len(matchLabels) == 0 {
+		return false // an empty selector selects every pod
+	}
+	for k, v := range matchLabels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func mapOf(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
 // TestHelmGatewayValues validates the gateway's config in helm/gateway-values.yaml with the built
 // collector, as the chart would render it from these values (keys set to null removed: Helm drops
 // them from the chart's defaults; the chart's other defaults are not available here), and checks
@@ -400,7 +518,7 @@ func TestHelmGatewayValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	baselinePath := validateComponent(t, "helm/gateway-values.yaml", section)
+	baselinePath := validateComponent(t, "helm/gateway-values.yaml", section, k8snetioanomalyconnector.NewFactory().CreateDefaultConfig())
 	mounts, _ := values.Get("extraVolumeMounts").([]any)
 	volumes, _ := values.Get("extraVolumes").([]any)
 	checkBaselineMount(t, "helm/gateway-values.yaml", baselinePath, mounts, volumes, "prod")
