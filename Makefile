@@ -65,10 +65,12 @@ bench:
 
 ## bench-compare: this tree's engine and processor against commit BASE's (default the one before
 ## HEAD), their benchmark binaries in turns, RUNS times each: the medians of their ratios to the floor
+## (the engine on network-only batches of PODS pods: 1000, 10000 or 100000)
 BASE ?= HEAD~1
 RUNS ?= 5
+PODS ?= 10000
 bench-compare:
-	GO=$(GO) scripts/bench-compare $(BASE) $(RUNS)
+	GO=$(GO) scripts/bench-compare $(BASE) $(RUNS) $(PODS)
 
 ## bench-collector: the built collector as a gateway with and without the component, fed what
 ## kubeletstats sends for 10 000 pods, its metrics going to nop and over OTLP (CPU time from /proc,
