@@ -131,6 +131,7 @@ func restoreAndCheckpoint(t *testing.T, name string, data []byte, flush bool) ([
 	defer h.e.Shutdown(context.Background())
 	restored := h.counter("state_entries_skipped", "") == 0
 	checkPodLists(t, h.e)
+	checkPods(t, h.e)
 	if err := h.e.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
