@@ -361,9 +361,9 @@ func checkPods(t testing.TB, e *Engine) {
 		for _, p := range src.pods {
 			var count int32
 			var oldest int64
-			for i := range p.allSeries() {
-				s := &p.allSeries()[i]
-				for r := range s.points() {
+			all := p.allSeries()
+			for i := range all {
+				for r := range all[i].points() {
 					if count == 0 || r.ts < oldest {
 						oldest = r.ts
 					}
