@@ -216,6 +216,44 @@ func TestHelmValues(t *testing.T) {
 	mounts, _ := values.Get("agent::extraVolumeMounts").([]any)
 	volumes, _ := values.Get("agent::extraVolumes").([]any)
 	checkBaselineMount(t, "helm/values.yaml", baselinePath, mounts, volumes, values.Get("clusterName"))
+
+	// agent.config merged over what it relies on of the chart's rendered config, as Helm merges it
+	// (maps merge, lists are replaced), validated by the built collector.
+	collector := os.Getenv("K8SNETIO_COLLECTOR")
+	if collector == "" {
+		t.Skip("K8SNETIO_COLLECTOR is not set (make test sets it to the ocb-built collector)")
+	}
+	merged := loadYAML(t, "testdata/chart-agent-part.yaml")
+	if err := merged.Merge(agent); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(merged.ToStringMap()) // JSON is YAML
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "helm-agent-config.yaml")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(testBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateWithCollector(t, collector, collectorConfig{
+		file: file,
+		env: map[string]string{
+			"K8S_NODE_IP":               "127.0.0.1",
+			"K8S_NODE_NAME":             "node-a",
+			"SPLUNK_MEMORY_LIMIT_MIB":   "450",
+			"SPLUNK_PLATFORM_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
+		},
+		overrides: map[string]string{
+			"connectors::k8s_netio_anomaly::baseline::path": abs,
+			// auth_type serviceAccount reads the pod's token and CA when the receiver is built.
+			"receivers::kubeletstats::auth_type": "none",
+			"receivers::kubeletstats::endpoint":  "http://127.0.0.1:10255",
+		},
+	})
 }
 
 // TestAgentDaemonSet checks that k8s/agent-daemonset.yaml gives agent.yaml what it needs.
