@@ -167,11 +167,11 @@ func validateWithCollector(t *testing.T, collector string, c collectorConfig) {
 }
 
 // TestHelmValues checks what can be checked of helm/values.yaml without the chart: the chart's own
-// default agent config is rendered by Helm and is not available here, so the whole merged config
-// cannot be validated; the component's section is decoded and validated by the connector's factory,
-// and the pipelines, volumes and ConfigMap are checked to fit together. The chart's agent takes
-// OTLP from every pod on its node, so what matters most is that nothing but kubeletstats feeds the
-// component.
+// default agent config is rendered by Helm and is not available here, so agent.config is validated
+// merged over what it relies on of it (testdata/chart-agent-part.yaml); the component's section is
+// decoded and validated by the connector's factory, and the pipelines, volumes and ConfigMap are
+// checked to fit together. The chart's agent takes OTLP from every pod on its node, so what
+// matters most is that nothing but kubeletstats feeds the component.
 func TestHelmValues(t *testing.T) {
 	values := loadYAML(t, "helm/values.yaml")
 	agent, err := values.Sub("agent::config")
