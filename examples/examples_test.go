@@ -46,13 +46,6 @@ func TestCollectorConfigsValidate(t *testing.T) {
 	if collector == "" {
 		t.Skip("K8SNETIO_COLLECTOR is not set (make test sets it to the ocb-built collector)")
 	}
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
 	demoDir := t.TempDir()
 	copyFile(t, testBaseline, filepath.Join(demoDir, "baseline.csv"))
 	agentEnv := map[string]string{
@@ -68,7 +61,7 @@ func TestCollectorConfigsValidate(t *testing.T) {
 			file: "agent.yaml",
 			env:  agentEnv,
 			overrides: map[string]string{
-				"processors::k8s_netio_anomaly::baseline::path": abs(testBaseline),
+				"processors::k8s_netio_anomaly::baseline::path": absTestBaseline(t),
 				"extensions::file_storage::directory":           t.TempDir(),
 				// auth_type serviceAccount reads the pod's token and CA when the receiver is built.
 				"receivers::kubeletstats::auth_type": "none",
@@ -84,7 +77,7 @@ func TestCollectorConfigsValidate(t *testing.T) {
 				"OTLP_BACKEND":     "backend.example.com:4317",
 			},
 			overrides: map[string]string{
-				"connectors::k8s_netio_anomaly::baseline::path": abs(testBaseline),
+				"connectors::k8s_netio_anomaly::baseline::path": absTestBaseline(t),
 				"extensions::file_storage::directory":           t.TempDir(),
 			},
 		},
@@ -112,7 +105,7 @@ func TestCollectorConfigsValidate(t *testing.T) {
 				"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
 			},
 			overrides: map[string]string{
-				"connectors::k8s_netio_anomaly::baseline::path": abs(testBaseline),
+				"connectors::k8s_netio_anomaly::baseline::path": absTestBaseline(t),
 				"extensions::file_storage::directory":           t.TempDir(),
 			},
 		},
@@ -227,20 +220,7 @@ func TestHelmValues(t *testing.T) {
 	if err := merged.Merge(agent); err != nil {
 		t.Fatal(err)
 	}
-	data, err := json.Marshal(merged.ToStringMap()) // JSON is YAML
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "helm-agent-config.yaml")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	abs, err := filepath.Abs(testBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	validateWithCollector(t, collector, collectorConfig{
-		file: file,
+	validateRendered(t, collector, merged.ToStringMap(), collectorConfig{
 		env: map[string]string{
 			"K8S_NODE_IP":               "127.0.0.1",
 			"K8S_NODE_NAME":             "node-a",
@@ -248,7 +228,7 @@ func TestHelmValues(t *testing.T) {
 			"SPLUNK_PLATFORM_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
 		},
 		overrides: map[string]string{
-			"connectors::k8s_netio_anomaly::baseline::path": abs,
+			"connectors::k8s_netio_anomaly::baseline::path": absTestBaseline(t),
 			// auth_type serviceAccount reads the pod's token and CA when the receiver is built.
 			"receivers::kubeletstats::auth_type": "none",
 			"receivers::kubeletstats::endpoint":  "http://127.0.0.1:10255",
@@ -569,31 +549,41 @@ func TestHelmGatewayValues(t *testing.T) {
 	if collector == "" {
 		t.Skip("K8SNETIO_COLLECTOR is not set (make test sets it to the ocb-built collector)")
 	}
-	rendered := dropNulls(cfg.ToStringMap())
-	data, err := json.Marshal(rendered) // JSON is YAML
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "gateway-values-config.yaml")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	abs, err := filepath.Abs(testBaseline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	validateWithCollector(t, collector, collectorConfig{
-		file: file,
+	validateRendered(t, collector, dropNulls(cfg.ToStringMap()), collectorConfig{
 		env: map[string]string{
 			"MY_POD_IP":        "127.0.0.1",
 			"SPLUNK_HEC_URL":   "https://splunk.example.com:8088/services/collector",
 			"SPLUNK_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
 		},
 		overrides: map[string]string{
-			"connectors::k8s_netio_anomaly::baseline::path": abs,
+			"connectors::k8s_netio_anomaly::baseline::path": absTestBaseline(t),
 			"extensions::file_storage::directory":           t.TempDir(),
 		},
 	})
+}
+
+// validateRendered validates a config that a chart would render (written to a file as JSON,
+// which is YAML) with the built collector, with c's environment and overrides.
+func validateRendered(t *testing.T, collector string, rendered map[string]any, c collectorConfig) {
+	t.Helper()
+	data, err := json.Marshal(rendered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.file = filepath.Join(t.TempDir(), "rendered-config.yaml")
+	if err := os.WriteFile(c.file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	validateWithCollector(t, collector, c)
+}
+
+func absTestBaseline(t *testing.T) string {
+	t.Helper()
+	abs, err := filepath.Abs(testBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
 
 // dropNulls removes the keys whose value is null, at every level, as Helm does when it merges values
