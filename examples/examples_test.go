@@ -420,6 +420,32 @@ func TestScaleOutAgent(t *testing.T) {
 	}
 }
 
+// TestAgentsFeedOnlyKubeletstats: the agents' pipelines that reach the detection (the processor
+// in agent.yaml, the gateways through the loadbalancing exporter in scaleout/agent.yaml) take
+// only kubeletstats' metrics, never a receiver that a pod could send to.
+func TestAgentsFeedOnlyKubeletstats(t *testing.T) {
+	for _, c := range []struct{ file, component, role string }{
+		{"agent.yaml", "k8s_netio_anomaly", "processors"},
+		{"scaleout/agent.yaml", "loadbalancing", "exporters"},
+	} {
+		found := false
+		for name, p := range loadYAML(t, c.file).Get("service::pipelines").(map[string]any) {
+			p, _ := p.(map[string]any)
+			listed, _ := p[c.role].([]any)
+			if !strings.HasPrefix(name, "metrics") || !slices.Contains(listed, any(c.component)) {
+				continue
+			}
+			found = true
+			if receivers, _ := p["receivers"].([]any); !slices.Equal(receivers, []any{"kubeletstats"}) {
+				t.Errorf("%s: pipeline %s feeds %s from %v; only kubeletstats may", c.file, name, c.component, receivers)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no metrics pipeline lists %s in its %s", c.file, c.component, c.role)
+		}
+	}
+}
+
 // TestGatewayNetworkPolicy: only the agents reach the gateways. The policy of
 // k8s/gateway-statefulset.yaml selects the gateway pods, admits only pods that carry the agent
 // DaemonSet's labels (no namespace or address rule that would admit more), and opens only the
